@@ -1,0 +1,36 @@
+/**
+ * gguf-tool's entry point: builds the commander program from one module per command,
+ * runs it, and turns errors into one line on stderr (a stack trace only with GGUF_TOOL_DEBUG=1).
+ */
+import { Command, CommanderError } from "commander";
+import { ToolError } from "../formats/errors.ts";
+
+/** Each command module exports `register(program)`; add a command by adding its module here. */
+const commandModules: Array<{ register(program: Command): void }> = [];
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command("gguf-tool")
+    .description("Inspect, convert and quantize GGUF and safetensors models; manage the Ollama store without a server.")
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  for (const m of commandModules) m.register(program);
+  try {
+    await program.parseAsync(argv);
+    return process.exitCode === undefined ? 0 : Number(process.exitCode);
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+/** Prints an error as `gguf-tool: <message>` and returns the exit code (2 for usage errors). */
+export function reportError(err: unknown): number {
+  if (err instanceof CommanderError) {
+    // commander has already printed its message; help and version exit 0
+    return err.exitCode === 0 ? 0 : 2;
+  }
+  if (process.env.GGUF_TOOL_DEBUG === "1" && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+  const message = err instanceof ToolError || err instanceof Error ? err.message : String(err);
+  process.stderr.write(`gguf-tool: ${message.split("\n")[0]}\n`);
+  return 1;
+}
+
