@@ -1,0 +1,31 @@
+/**
+ * Scalar helpers that reproduce ggml's float32 rounding tricks exactly
+ * (quantization-and-gguf.md §4.3, §5, §6). Shared by every kernel module: import them
+ * from here, do not copy them.
+ *
+ * Every argument must already be a float32 value (wrap the C expression in Math.fround first).
+ */
+
+const F32 = new Float32Array(1);
+const U32 = new Uint32Array(F32.buffer);
+
+/** ggml's GROUP_MAX_EPS (1e-15f). */
+export const GROUP_MAX_EPS = Math.fround(1e-15);
+
+/**
+ * ggml's nearest_int: add 1.5 * 2^23 in float32, keep the low 23 bits of the sum, subtract 2^22.
+ * Round half to even for |x| < 2^22; outside that range the same wrapped value C returns,
+ * NaN -> 0, ±inf -> -4194304.
+ */
+export function nearestInt(x: number): number {
+  const s = Math.fround(x + 12582912);
+  // While the sum stays in [2^23, 2^24) its low 23 bits are exactly s - 2^23 (the common case).
+  if (s >= 8388608 && s < 16777216) return s - 12582912;
+  F32[0] = s;
+  return (U32[0] & 0x7fffff) - 0x400000;
+}
+
+/** C's roundf: round half away from zero (Math.round rounds half up: -2.5 -> -2, roundf gives -3). */
+export function roundf(x: number): number {
+  return x < 0 ? -Math.round(-x) : Math.round(x);
+}
