@@ -1,0 +1,77 @@
+/**
+ * `npm run bench [-- --short]`: runs every suite, prints one table (MB/s of input) and the
+ * ratio targets of issue 3, and writes bench/results.json. `--short` keeps the whole run
+ * under two minutes on 2 cores (CI runs it). Exit code 1 if a suite or task errored;
+ * ratios below target are reported, not failed (shared CI cores make them noisy).
+ */
+import { writeFileSync } from "node:fs";
+import os from "node:os";
+import { fileURLToPath } from "node:url";
+import type { BenchOptions, BenchResult, BenchSuite } from "./types.ts";
+
+/** One import and one entry per suite. */
+const suites: Array<{ name: string; run: BenchSuite }> = [];
+
+const RESULTS = fileURLToPath(new URL("./results.json", import.meta.url));
+
+async function main(): Promise<number> {
+  const opts: BenchOptions = { short: process.argv.includes("--short") };
+  const started = Date.now();
+  const results: BenchResult[] = [];
+  for (const suite of suites) {
+    process.stderr.write(`bench: ${suite.name}...\n`);
+    try {
+      results.push(...(await suite.run(opts)));
+    } catch (err) {
+      results.push({ suite: suite.name, name: "(suite)", status: "error", bytesPerOp: 0, note: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  const seconds = (Date.now() - started) / 1000;
+  printTables(results);
+  writeFileSync(
+    RESULTS,
+    `${JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        node: process.version,
+        cpus: os.availableParallelism(),
+        loadavg: os.loadavg(),
+        short: opts.short,
+        seconds,
+        results,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  console.log(`\n${results.length} results in ${seconds.toFixed(1)} s, written to ${RESULTS}`);
+  return results.some((r) => r.status === "error") ? 1 : 0;
+}
+
+function printTables(results: BenchResult[]): void {
+  console.table(
+    results.map((r) => ({
+      suite: r.suite,
+      task: r.name,
+      "MB/s": r.mbPerSec === undefined ? r.status : Number(r.mbPerSec.toFixed(1)),
+      "mean ms": r.meanMs === undefined ? "" : Number(r.meanMs.toFixed(2)),
+      "±%": r.rme === undefined ? "" : Number(r.rme.toFixed(1)),
+      samples: r.samples ?? "",
+      note: r.note ?? "",
+    })),
+  );
+  const ratios = results.filter((r) => r.ratio);
+  if (ratios.length === 0) return;
+  console.log("\nTargets (ratios measured in this run):");
+  console.table(
+    ratios.map((r) => ({
+      task: `${r.suite}: ${r.name}`,
+      against: r.ratio!.against,
+      ratio: Number(r.ratio!.value.toFixed(2)),
+      target: r.ratio!.target,
+      reached: r.ratio!.value >= r.ratio!.target ? "yes" : "NO",
+    })),
+  );
+}
+
+process.exitCode = await main();
