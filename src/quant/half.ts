@@ -1,7 +1,8 @@
 /**
  * float32 <-> fp16 / bf16 bit conversions, exactly as ggml-base does them
  * (quantization-and-gguf.md §4.1, §4.2). Integer operations on the float32 bits,
- * because Node 20 has no Math.f16round.
+ * because Node 20 has no Math.f16round. The `...Bits...` variants take the float32 bit
+ * pattern itself, so row converters can read a Uint32Array view and keep NaN payloads intact.
  */
 
 const f32 = new Float32Array(1);
@@ -10,7 +11,11 @@ const u32 = new Uint32Array(f32.buffer);
 /** IEEE round-to-nearest-even float32 -> fp16 bits; NaN -> 0x7E00 with the sign kept. */
 export function fp32ToFp16Bits(x: number): number {
   f32[0] = x;
-  const w = u32[0];
+  return fp32BitsToFp16Bits(u32[0]);
+}
+
+/** fp32ToFp16Bits on a float32 bit pattern `w` (an unsigned or signed 32-bit integer). */
+export function fp32BitsToFp16Bits(w: number): number {
   const sign = (w >>> 16) & 0x8000;
   const a = w & 0x7fffffff;
   if (a > 0x7f800000) return sign | 0x7e00;
@@ -33,19 +38,34 @@ export function fp32ToFp16Bits(x: number): number {
   return sign | q;
 }
 
-/** Every fp16 bit pattern's float32 value: fp16 -> float32 is exact, so a table is the fastest path. */
-const FP16_TO_FP32 = (() => {
-  const table = new Float32Array(65536);
+/**
+ * The float32 bit pattern of every fp16 bit pattern (fp16 -> float32 is exact, NaN payloads
+ * included, as ggml's GGML_FP16_TO_FP32), so a table lookup is the fastest path.
+ */
+export const FP16_TO_FP32_BITS = (() => {
+  const table = new Uint32Array(65536);
   for (let h = 0; h < 65536; h++) {
-    const sign = h & 0x8000 ? -1 : 1;
+    const sign = (h & 0x8000) << 16;
     const exp = (h >>> 10) & 0x1f;
-    const mant = h & 0x3ff;
-    if (exp === 0) table[h] = sign * mant * 2 ** -24;
-    else if (exp === 31) table[h] = mant ? NaN : sign * Infinity;
-    else table[h] = sign * (1024 + mant) * 2 ** (exp - 25);
+    let mant = h & 0x3ff;
+    if (exp === 31) table[h] = (sign | 0x7f800000 | (mant << 13)) >>> 0;
+    else if (exp !== 0) table[h] = (sign | ((exp + 112) << 23) | (mant << 13)) >>> 0;
+    else if (mant === 0) table[h] = sign >>> 0;
+    else {
+      // subnormal half: normalise the mantissa into a normal float32
+      let e = 113;
+      while (!(mant & 0x400)) {
+        mant <<= 1;
+        e--;
+      }
+      table[h] = (sign | (e << 23) | ((mant & 0x3ff) << 13)) >>> 0;
+    }
   }
   return table;
 })();
+
+/** The same table read as float32 values. */
+export const FP16_TO_FP32 = new Float32Array(FP16_TO_FP32_BITS.buffer);
 
 export function fp16BitsToFp32(h: number): number {
   return FP16_TO_FP32[h & 0xffff];
@@ -54,7 +74,12 @@ export function fp16BitsToFp32(h: number): number {
 /** float32 -> bf16 bits, round to nearest even; NaN keeps sign and top payload with the quiet bit set. */
 export function fp32ToBf16Bits(x: number): number {
   f32[0] = x;
-  const bits = u32[0];
+  return fp32BitsToBf16Bits(u32[0]);
+}
+
+/** fp32ToBf16Bits on a float32 bit pattern. */
+export function fp32BitsToBf16Bits(bits: number): number {
+  bits >>>= 0;
   if ((bits & 0x7fffffff) > 0x7f800000) return ((bits >>> 16) | 0x0040) & 0xffff;
   return ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
 }
