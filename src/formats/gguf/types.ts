@@ -37,6 +37,27 @@ export const GGUF_VALUE_SIZE: Partial<Record<GgufValueType, number>> = {
   [GgufValueType.FLOAT64]: 8,
 };
 
+/** gguf-py's (GGUFValueType) names of the value types, as `inspect --json` prints `itemType`. */
+export const GGUF_VALUE_TYPE_NAMES: Record<GgufValueType, string> = {
+  [GgufValueType.UINT8]: "UINT8",
+  [GgufValueType.INT8]: "INT8",
+  [GgufValueType.UINT16]: "UINT16",
+  [GgufValueType.INT16]: "INT16",
+  [GgufValueType.UINT32]: "UINT32",
+  [GgufValueType.INT32]: "INT32",
+  [GgufValueType.FLOAT32]: "FLOAT32",
+  [GgufValueType.BOOL]: "BOOL",
+  [GgufValueType.STRING]: "STRING",
+  [GgufValueType.ARRAY]: "ARRAY",
+  [GgufValueType.UINT64]: "UINT64",
+  [GgufValueType.INT64]: "INT64",
+  [GgufValueType.FLOAT64]: "FLOAT64",
+};
+
+export function isGgufValueType(t: number): t is GgufValueType {
+  return Number.isInteger(t) && t >= 0 && t <= GgufValueType.FLOAT64;
+}
+
 export enum GgmlType {
   F32 = 0,
   F16 = 1,

@@ -1,0 +1,259 @@
+/**
+ * Synchronous GGUF header decoding over one Buffer that holds a window of the file.
+ * Positions are absolute file offsets. When a read needs bytes that exist in the file but are
+ * not in the window yet, the parser throws `NeedMoreBytes` and the async driver (reader.ts)
+ * grows the window and starts again; anything that would run past the END OF THE FILE is a
+ * ToolError naming the byte, so a corrupt length can never make us allocate or read more than
+ * the file holds.
+ */
+import { ToolError } from "../errors.ts";
+import { GGUF_VALUE_SIZE, GgufValueType, isGgufValueType, type GgufArrayItems, type GgufArrayValue, type GgufValue } from "./types.ts";
+
+/** Thrown (not an error) when the window ends before `end`; the driver re-reads and retries. */
+export class NeedMoreBytes {
+  constructor(readonly end: number) {}
+}
+
+/** Arrays may nest (the format allows it, ggml does not); a bound keeps corrupt files off the stack. */
+const MAX_ARRAY_DEPTH = 8;
+
+const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+export interface ParserOptions {
+  /** arrays longer than this stay lazy (items undefined); Infinity decodes everything */
+  lazyArrayThreshold: number;
+  /** GGUF v1 stores lengths and counts as uint32, v2/v3 as uint64 */
+  sizeBytes: 4 | 8;
+}
+
+export class GgufHeaderParser {
+  pos: number;
+  private readonly view: DataView;
+  private readonly end: number;
+
+  constructor(
+    readonly path: string,
+    private readonly buf: Buffer,
+    /** absolute file offset of buf[0] */
+    private readonly base: number,
+    readonly fileSize: number,
+    readonly options: ParserOptions,
+  ) {
+    this.pos = base;
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.end = base + buf.length;
+  }
+
+  fail(detail: string, at: number = this.pos): never {
+    throw new ToolError(this.path, `${detail} at byte ${at}`);
+  }
+
+  /** Makes sure `n` bytes from the current position are in the file and in the window. */
+  need(n: number, what: string): void {
+    const end = this.pos + n;
+    if (end > this.fileSize) {
+      this.fail(`${what} (${n} bytes) runs past the end of the file (${this.fileSize} bytes)`);
+    }
+    if (end > this.end) throw new NeedMoreBytes(end);
+  }
+
+  u32(what: string): number {
+    this.need(4, what);
+    const v = this.view.getUint32(this.pos - this.base, true);
+    this.pos += 4;
+    return v;
+  }
+
+  /** A uint64 that must be a safe integer (offsets, dimensions); an error beyond 2^53. */
+  u64(what: string): number {
+    this.need(8, what);
+    const at = this.pos - this.base;
+    const lo = this.view.getUint32(at, true);
+    const hi = this.view.getUint32(at + 4, true);
+    if (hi >= 0x200000) this.fail(`${what} ${this.view.getBigUint64(at, true)} is too large`);
+    this.pos += 8;
+    return hi * 0x100000000 + lo;
+  }
+
+  /** A length or count: uint32 in v1, uint64 after. */
+  size(what: string): number {
+    return this.options.sizeBytes === 8 ? this.u64(what) : this.u32(what);
+  }
+
+  /**
+   * A count of items each at least `minItemBytes` long, checked against the bytes left in the
+   * file before anyone allocates for it.
+   */
+  count(what: string, minItemBytes: number): number {
+    const at = this.pos;
+    const n = this.size(what);
+    if (n * minItemBytes > this.fileSize - this.pos) {
+      this.fail(`${what} ${n} needs at least ${n * minItemBytes} bytes but only ${this.fileSize - this.pos} remain`, at);
+    }
+    return n;
+  }
+
+  string(what: string): string {
+    const at = this.pos;
+    const n = this.size(`${what} length`);
+    if (n > this.fileSize - this.pos) {
+      this.fail(`${what} length ${n} runs past the end of the file (${this.fileSize} bytes)`, at);
+    }
+    this.need(n, what);
+    const start = this.pos - this.base;
+    this.pos += n;
+    return this.buf.toString("utf8", start, start + n);
+  }
+
+  /** Skips a string by its length prefix without decoding it. */
+  private skipString(what: string): void {
+    const at = this.pos;
+    const n = this.size(`${what} length`);
+    if (n > this.fileSize - this.pos) {
+      this.fail(`${what} length ${n} runs past the end of the file (${this.fileSize} bytes)`, at);
+    }
+    this.pos += n;
+  }
+
+  valueType(what: string): GgufValueType {
+    const at = this.pos;
+    const t = this.u32(what);
+    if (!isGgufValueType(t)) this.fail(`${what} ${t} is not a GGUF value type`, at);
+    return t;
+  }
+
+  value(type: GgufValueType, what: string, depth = 0): GgufValue {
+    switch (type) {
+      case GgufValueType.STRING:
+        return { type, value: this.string(what) };
+      case GgufValueType.ARRAY:
+        return { type, value: this.array(what, depth) };
+      case GgufValueType.UINT64:
+      case GgufValueType.INT64: {
+        this.need(8, what);
+        const at = this.pos - this.base;
+        this.pos += 8;
+        const value = type === GgufValueType.UINT64 ? this.view.getBigUint64(at, true) : this.view.getBigInt64(at, true);
+        return { type, value };
+      }
+      case GgufValueType.BOOL: {
+        this.need(1, what);
+        return { type, value: this.buf[this.pos++ - this.base] !== 0 };
+      }
+      default: {
+        const size = GGUF_VALUE_SIZE[type]!;
+        this.need(size, what);
+        const value = this.scalar(type, this.pos - this.base);
+        this.pos += size;
+        return { type, value } as GgufValue;
+      }
+    }
+  }
+
+  private scalar(type: GgufValueType, at: number): number {
+    const v = this.view;
+    switch (type) {
+      case GgufValueType.UINT8: return v.getUint8(at);
+      case GgufValueType.INT8: return v.getInt8(at);
+      case GgufValueType.UINT16: return v.getUint16(at, true);
+      case GgufValueType.INT16: return v.getInt16(at, true);
+      case GgufValueType.UINT32: return v.getUint32(at, true);
+      case GgufValueType.INT32: return v.getInt32(at, true);
+      case GgufValueType.FLOAT32: return v.getFloat32(at, true);
+      case GgufValueType.FLOAT64: return v.getFloat64(at, true);
+      default: throw new Error(`not a scalar type ${type}`);
+    }
+  }
+
+  array(what: string, depth: number): GgufArrayValue {
+    if (depth >= MAX_ARRAY_DEPTH) this.fail(`${what}: arrays nested more than ${MAX_ARRAY_DEPTH} deep`);
+    const itemType = this.valueType(`${what} item type`);
+    const length = this.count(`${what} length`, this.minItemBytes(itemType));
+    const fileOffset = this.pos;
+    // v1 lengths inside lazy arrays would need the version later; v1 files are small, decode them
+    const lazy = length > this.options.lazyArrayThreshold && this.options.sizeBytes === 8;
+    if (lazy) {
+      this.skipItems(itemType, length, what, depth);
+      return { itemType, length, fileOffset, byteLength: this.pos - fileOffset };
+    }
+    const items = this.items(itemType, length, what, depth);
+    return { itemType, length, items, fileOffset, byteLength: this.pos - fileOffset };
+  }
+
+  private skipItems(itemType: GgufValueType, length: number, what: string, depth: number): void {
+    const itemSize = GGUF_VALUE_SIZE[itemType];
+    if (itemSize !== undefined) {
+      // checked by count(): the bytes are in the file; they need not be in the window
+      this.pos += length * itemSize;
+    } else if (itemType === GgufValueType.STRING) {
+      for (let i = 0; i < length; i++) this.skipString(`${what}[${i}]`);
+    } else {
+      for (let i = 0; i < length; i++) this.skipArray(`${what}[${i}]`, depth + 1);
+    }
+  }
+
+  private skipArray(what: string, depth: number): void {
+    if (depth >= MAX_ARRAY_DEPTH) this.fail(`${what}: arrays nested more than ${MAX_ARRAY_DEPTH} deep`);
+    const itemType = this.valueType(`${what} item type`);
+    const length = this.count(`${what} length`, this.minItemBytes(itemType));
+    this.skipItems(itemType, length, what, depth);
+  }
+
+  /** The smallest an item can be on disk: its fixed size, an empty string, an empty array. */
+  private minItemBytes(itemType: GgufValueType): number {
+    const s = this.options.sizeBytes;
+    return GGUF_VALUE_SIZE[itemType] ?? (itemType === GgufValueType.STRING ? s : 4 + s);
+  }
+
+  /** Decodes `length` items: string[] for strings, typed arrays for numbers. */
+  items(itemType: GgufValueType, length: number, what: string, depth: number): GgufArrayItems {
+    const itemSize = GGUF_VALUE_SIZE[itemType];
+    if (itemSize !== undefined) {
+      this.need(length * itemSize, what);
+      const start = this.pos - this.base;
+      this.pos += length * itemSize;
+      return this.fixedItems(itemType, start, length);
+    }
+    if (itemType === GgufValueType.STRING) {
+      const out = new Array<string>(length);
+      for (let i = 0; i < length; i++) out[i] = this.string(`${what}[${i}]`);
+      return out;
+    }
+    const out = new Array<GgufArrayValue>(length);
+    for (let i = 0; i < length; i++) out[i] = this.array(`${what}[${i}]`, depth + 1);
+    return out;
+  }
+
+  private fixedItems(itemType: GgufValueType, start: number, length: number): GgufArrayItems {
+    if (itemType === GgufValueType.BOOL) {
+      const out = new Array<boolean>(length);
+      for (let i = 0; i < length; i++) out[i] = this.buf[start + i] !== 0;
+      return out;
+    }
+    const bytes = length * GGUF_VALUE_SIZE[itemType]!;
+    // one copy into a fresh (aligned) ArrayBuffer; GGUF is little-endian like every host Node runs on
+    const copy = HOST_LITTLE_ENDIAN ? this.buf.buffer.slice(this.buf.byteOffset + start, this.buf.byteOffset + start + bytes) : undefined;
+    switch (itemType) {
+      case GgufValueType.UINT8: return new Uint8Array(copy ?? this.swapped(start, bytes, 1));
+      case GgufValueType.INT8: return new Int8Array(copy ?? this.swapped(start, bytes, 1));
+      case GgufValueType.UINT16: return new Uint16Array(copy ?? this.swapped(start, bytes, 2));
+      case GgufValueType.INT16: return new Int16Array(copy ?? this.swapped(start, bytes, 2));
+      case GgufValueType.UINT32: return new Uint32Array(copy ?? this.swapped(start, bytes, 4));
+      case GgufValueType.INT32: return new Int32Array(copy ?? this.swapped(start, bytes, 4));
+      case GgufValueType.FLOAT32: return new Float32Array(copy ?? this.swapped(start, bytes, 4));
+      case GgufValueType.UINT64: return new BigUint64Array(copy ?? this.swapped(start, bytes, 8));
+      case GgufValueType.INT64: return new BigInt64Array(copy ?? this.swapped(start, bytes, 8));
+      case GgufValueType.FLOAT64: return new Float64Array(copy ?? this.swapped(start, bytes, 8));
+      default: throw new Error(`not a fixed-size type ${itemType}`);
+    }
+  }
+
+  /** Little-endian bytes reordered for a big-endian host. */
+  private swapped(start: number, bytes: number, width: number): ArrayBuffer {
+    const out = new Uint8Array(bytes);
+    for (let i = 0; i < bytes; i += width) {
+      for (let j = 0; j < width; j++) out[i + j] = this.buf[start + i + width - 1 - j];
+    }
+    return out.buffer;
+  }
+}

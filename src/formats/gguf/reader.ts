@@ -1,0 +1,182 @@
+/**
+ * Streaming GGUF header reader (quantization-and-gguf.md §8). Reads the header with a few large
+ * positioned reads (start with 1 MiB, grow ×4 and re-parse when the header is longer), never the
+ * tensor data. Large arrays (tokens, merges, scores) stay lazy by default: the parser skips them
+ * by their length prefixes, so a 150k-token vocabulary costs a few milliseconds.
+ */
+import { ToolError } from "../errors.ts";
+import { readExactly, withRegularFile } from "../file.ts";
+import { GgufHeaderParser, NeedMoreBytes } from "./header-parser.ts";
+import {
+  GGML_TYPE_TRAITS,
+  GGUF_DEFAULT_ALIGNMENT,
+  GGUF_MAGIC,
+  GGUF_VALUE_TYPE_NAMES,
+  GgmlType,
+  GgufValueType,
+  type GgufArrayItems,
+  type GgufArrayValue,
+  type GgufHeader,
+  type GgufMetadata,
+  type GgufTensorInfo,
+} from "./types.ts";
+
+export interface ReadGgufOptions {
+  /** arrays longer than this stay lazy (decode them with readGgufArrayItems); default 1024 */
+  lazyArrayThreshold?: number;
+  /** decode every array, whatever its length */
+  eagerArrays?: boolean;
+}
+
+export const DEFAULT_LAZY_ARRAY_THRESHOLD = 1024;
+const INITIAL_READ_BYTES = 1 << 20;
+/** ggml's GGML_MAX_DIMS */
+const MAX_TENSOR_DIMS = 4;
+
+export async function readGgufHeader(path: string, options: ReadGgufOptions = {}): Promise<GgufHeader> {
+  const lazyArrayThreshold = options.eagerArrays ? Infinity : (options.lazyArrayThreshold ?? DEFAULT_LAZY_ARRAY_THRESHOLD);
+  return withRegularFile(path, async ({ handle, size }) => {
+    let window = Buffer.allocUnsafeSlow(Math.min(size, INITIAL_READ_BYTES));
+    await readExactly(path, handle, window, 0, window.length, 0);
+    for (;;) {
+      try {
+        return parseGgufHeader(path, window, size, lazyArrayThreshold);
+      } catch (err) {
+        if (!(err instanceof NeedMoreBytes)) throw err;
+        // grow ×4 (at least to what was asked), keep what we have, read only the rest
+        const grown = Buffer.allocUnsafeSlow(Math.min(size, Math.max(err.end, window.length * 4)));
+        window.copy(grown, 0);
+        await readExactly(path, handle, grown, window.length, grown.length - window.length, window.length);
+        window = grown;
+      }
+    }
+  });
+}
+
+/** Decodes a lazy array: string[] for strings, typed arrays for numbers, arrays for nested arrays. */
+export async function readGgufArrayItems(path: string, value: GgufArrayValue): Promise<GgufArrayItems> {
+  if (value.items !== undefined) return value.items;
+  const { fileOffset, byteLength } = value;
+  if (fileOffset === undefined || byteLength === undefined) {
+    throw new Error("readGgufArrayItems: a lazy array needs its fileOffset and byteLength");
+  }
+  return withRegularFile(path, async ({ handle, size }) => {
+    if (fileOffset + byteLength > size) {
+      throw new ToolError(path, `array at byte ${fileOffset} is past the end of the file (${size} bytes); was the file changed?`);
+    }
+    const buf = Buffer.allocUnsafeSlow(byteLength);
+    await readExactly(path, handle, buf, 0, byteLength, fileOffset);
+    const parser = new GgufHeaderParser(path, buf, fileOffset, size, { lazyArrayThreshold: Infinity, sizeBytes: 8 });
+    try {
+      return parser.items(value.itemType, value.length, "array", 0);
+    } catch (err) {
+      if (err instanceof NeedMoreBytes) throw new ToolError(path, `array at byte ${fileOffset} is longer than when the header was read; was the file changed?`);
+      throw err;
+    }
+  });
+}
+
+/** Parses the header from `buf` (the file's first bytes); throws NeedMoreBytes when it is too short. */
+function parseGgufHeader(path: string, buf: Buffer, fileSize: number, lazyArrayThreshold: number): GgufHeader {
+  if (fileSize < 8) throw new ToolError(path, `not a GGUF file: only ${fileSize} bytes`);
+  if (buf.readUInt32LE(0) !== GGUF_MAGIC) {
+    throw new ToolError(path, `not a GGUF file: starts with ${JSON.stringify(buf.toString("latin1", 0, 4))} instead of "GGUF"`);
+  }
+  const version = buf.readUInt32LE(4);
+  if ((version & 0xffff) === 0 && version !== 0) {
+    throw new ToolError(path, `big-endian GGUF (version ${buf.readUInt32BE(4)}) is not supported; convert it to little-endian at byte 4`);
+  }
+  if (version < 1 || version > 3) throw new ToolError(path, `unsupported GGUF version ${version} at byte 4`);
+
+  const sizeBytes = version === 1 ? 4 : 8;
+  const p = new GgufHeaderParser(path, buf, 0, fileSize, { lazyArrayThreshold, sizeBytes });
+  p.pos = 8;
+  // smallest tensor info: empty name, n_dims, type, offset; smallest pair: empty key, type, 1 byte
+  const tensorCount = p.count("tensor count", sizeBytes + 4 + 4 + 8);
+  const kvCount = p.count("metadata key/value count", sizeBytes + 4 + 1);
+
+  const metadata: GgufMetadata = new Map();
+  let alignmentAt = 0;
+  for (let i = 0; i < kvCount; i++) {
+    const keyAt = p.pos;
+    const key = p.string("metadata key");
+    if (metadata.has(key)) p.fail(`duplicate metadata key ${JSON.stringify(key)}`, keyAt);
+    if (key === "general.alignment") alignmentAt = keyAt;
+    const type = p.valueType(`value type of ${key}`);
+    metadata.set(key, p.value(type, key));
+  }
+  const alignment = readAlignment(p, metadata, alignmentAt);
+
+  const tensors: GgufTensorInfo[] = new Array(tensorCount);
+  const offsetFieldAt: number[] = new Array(tensorCount);
+  const names = new Set<string>();
+  for (let i = 0; i < tensorCount; i++) {
+    const infoAt = p.pos;
+    const name = p.string(`name of tensor ${i}`);
+    if (names.has(name)) p.fail(`duplicate tensor name ${JSON.stringify(name)}`, infoAt);
+    names.add(name);
+    const dimsAt = p.pos;
+    const nDims = p.u32(`dimension count of tensor ${name}`);
+    if (nDims > MAX_TENSOR_DIMS) p.fail(`tensor ${name} has ${nDims} dimensions (at most ${MAX_TENSOR_DIMS})`, dimsAt);
+    const shape = new Array<number>(nDims);
+    let elements = 1;
+    for (let d = 0; d < nDims; d++) {
+      shape[d] = p.size(`dimension ${d} of tensor ${name}`);
+      elements *= shape[d];
+    }
+    if (!Number.isSafeInteger(elements)) p.fail(`tensor ${name} has too many elements (${shape.join(" x ")})`, dimsAt);
+    const typeAt = p.pos;
+    const type = p.u32(`type of tensor ${name}`);
+    if (GgmlType[type] === undefined) p.fail(`tensor ${name} has unknown ggml type ${type}`, typeAt);
+    const traits = GGML_TYPE_TRAITS[type as GgmlType];
+    if (traits && nDims > 0 && shape[0] % traits.blockSize !== 0) {
+      p.fail(`tensor ${name}: row length ${shape[0]} is not a multiple of ${traits.name}'s block size ${traits.blockSize}`, dimsAt);
+    }
+    offsetFieldAt[i] = p.pos;
+    const offset = p.u64(`data offset of tensor ${name}`);
+    // a type we cannot size (newer than our table) gets its size from the layout below
+    const size = traits ? (elements / traits.blockSize) * traits.typeSize : -1;
+    tensors[i] = { name, shape, type: type as GgmlType, offset, size };
+  }
+  const dataOffset = Math.ceil(p.pos / alignment) * alignment;
+  checkTensorLayout(p, tensors, offsetFieldAt, dataOffset, alignment);
+  return { path, fileSize, version, metadata, tensors, alignment, dataOffset };
+}
+
+function readAlignment(p: GgufHeaderParser, metadata: GgufMetadata, at: number): number {
+  const v = metadata.get("general.alignment");
+  if (v === undefined) return GGUF_DEFAULT_ALIGNMENT;
+  if (v.type !== GgufValueType.UINT32) p.fail(`general.alignment has type ${GGUF_VALUE_TYPE_NAMES[v.type]}, must be UINT32`, at);
+  const a = v.value as number;
+  if (a === 0 || (a & (a - 1)) !== 0) p.fail(`general.alignment ${a} is not a power of two`, at);
+  return a;
+}
+
+/** Every tensor aligned, inside the file, and not overlapping another (in offset order). */
+function checkTensorLayout(p: GgufHeaderParser, tensors: GgufTensorInfo[], offsetFieldAt: number[], dataOffset: number, alignment: number): void {
+  const dataBytes = p.fileSize - dataOffset;
+  const order = tensors.map((_, i) => i).sort((a, b) => tensors[a].offset - tensors[b].offset);
+  for (let k = 0; k < order.length; k++) {
+    const i = order[k];
+    const t = tensors[i];
+    if (t.offset % alignment !== 0) {
+      p.fail(`tensor ${t.name}: data offset ${t.offset} is not a multiple of the alignment ${alignment}`, offsetFieldAt[i]);
+    }
+    if (t.size < 0) {
+      const next = k + 1 < order.length ? tensors[order[k + 1]].offset : dataBytes;
+      t.size = Math.max(0, next - t.offset);
+    }
+    if (t.offset + t.size > dataBytes) {
+      p.fail(
+        `tensor ${t.name}: data from byte ${dataOffset + t.offset} to ${dataOffset + t.offset + t.size} runs past the end of the file (${p.fileSize} bytes)`,
+        offsetFieldAt[i],
+      );
+    }
+    if (k > 0) {
+      const prev = tensors[order[k - 1]];
+      if (prev.offset + prev.size > t.offset) {
+        p.fail(`tensor ${t.name} overlaps tensor ${prev.name} (which ends at byte ${dataOffset + prev.offset + prev.size})`, dataOffset + t.offset);
+      }
+    }
+  }
+}

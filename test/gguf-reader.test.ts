@@ -1,0 +1,103 @@
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { gguf } from "@huggingface/gguf";
+import { describe, expect, it } from "vitest";
+import { getArchitecture, getNumber, getString } from "../src/formats/gguf/metadata.ts";
+import { readGgufArrayItems, readGgufHeader } from "../src/formats/gguf/reader.ts";
+import { GgufValueType, type GgufArrayItems, type GgufArrayValue, type GgufValue } from "../src/formats/gguf/types.ts";
+import { SHARED } from "./helpers/cli.ts";
+
+/** Every GGUF the issue names: llama.cpp's reference files and the quantization goldens. */
+function referenceGgufs(): string[] {
+  const out: string[] = [];
+  const ref = join(SHARED, "fixtures/ref");
+  for (const dir of readdirSync(ref)) {
+    for (const f of readdirSync(join(ref, dir))) if (f.endsWith(".gguf")) out.push(join(ref, dir, f));
+  }
+  const golden = join(SHARED, "golden/quant/gguf");
+  for (const f of readdirSync(golden)) if (f.endsWith(".gguf")) out.push(join(golden, f));
+  return out.sort();
+}
+
+/** Our value as @huggingface/gguf returns it: plain arrays, bigint for 64-bit integers. */
+function plain(v: GgufValue): unknown {
+  return v.type === GgufValueType.ARRAY ? plainArray(v.value) : v.value;
+}
+
+function plainArray(a: GgufArrayValue): unknown[] {
+  if (a.items === undefined) throw new Error("lazy array in an eager read");
+  return plainItems(a.items);
+}
+
+function plainItems(items: GgufArrayItems): unknown[] {
+  return Array.from(items as ArrayLike<unknown>, (x) => (typeof x === "object" && x !== null ? plainArray(x as GgufArrayValue) : x));
+}
+
+const files = referenceGgufs();
+
+describe("readGgufHeader on the reference GGUFs", () => {
+  it("finds the fixtures", () => {
+    expect(files.length).toBeGreaterThanOrEqual(20);
+  });
+
+  for (const file of files) {
+    const name = file.slice(SHARED.length);
+    it(`${name}: metadata and tensor infos equal @huggingface/gguf's`, async () => {
+      const ours = await readGgufHeader(file, { eagerArrays: true });
+      const theirs = await gguf(file, { allowLocalFile: true });
+      const { version, tensor_count, kv_count, ...theirMetadata } = theirs.metadata as Record<string, unknown>;
+      expect(ours.version).toBe(version);
+      expect(BigInt(ours.tensors.length)).toBe(tensor_count);
+      expect(BigInt(ours.metadata.size)).toBe(kv_count);
+      expect([...ours.metadata.keys()]).toEqual(Object.keys(theirMetadata));
+      for (const [key, value] of ours.metadata) expect(plain(value), key).toEqual(theirMetadata[key]);
+      expect(BigInt(ours.dataOffset)).toBe(theirs.tensorDataOffset);
+      expect(ours.tensors.map((t) => ({ name: t.name, n_dims: t.shape.length, shape: t.shape.map(BigInt), dtype: t.type, offset: BigInt(t.offset) }))).toEqual(
+        theirs.tensorInfos,
+      );
+      // writers pad every tensor, the last one included: the sizes we compute must tile the data section
+      const last = ours.tensors.reduce((a, b) => (a.offset > b.offset ? a : b));
+      expect(Math.ceil((last.offset + last.size) / ours.alignment) * ours.alignment).toBe(ours.fileSize - ours.dataOffset);
+    });
+  }
+});
+
+describe("lazy arrays", () => {
+  const realtok = join(SHARED, "fixtures/ref/qwen3-realtok/qwen3-realtok.q8_0.gguf");
+
+  it("keeps long arrays lazy and decodes them on demand to the eager items", async () => {
+    const lazy = await readGgufHeader(realtok);
+    const eager = await readGgufHeader(realtok, { eagerArrays: true });
+    let lazyCount = 0;
+    for (const [key, v] of lazy.metadata) {
+      if (v.type !== GgufValueType.ARRAY) continue;
+      const e = eager.metadata.get(key)!;
+      if (v.value.length > 1024) {
+        lazyCount++;
+        expect(v.value.items).toBeUndefined();
+        const items = await readGgufArrayItems(realtok, v.value);
+        expect(plainItems(items)).toEqual(plain(e));
+      }
+    }
+    expect(lazyCount).toBe(3); // tokens, token types, merges
+    const tokens = await readGgufArrayItems(realtok, (lazy.metadata.get("tokenizer.ggml.tokens")!.value as GgufArrayValue));
+    expect(tokens.length).toBe(151936);
+    expect((tokens as string[])[151643]).toBe("<|endoftext|>");
+  });
+
+  it("honours lazyArrayThreshold", async () => {
+    const h = await readGgufHeader(realtok, { lazyArrayThreshold: 1_000_000 });
+    const tokens = h.metadata.get("tokenizer.ggml.tokens")!.value as GgufArrayValue;
+    expect(tokens.items).toHaveLength(151936);
+  });
+});
+
+describe("metadata accessors", () => {
+  it("read typed values and reject wrong types", async () => {
+    const h = await readGgufHeader(join(SHARED, "fixtures/ref/qwen3-realtok/qwen3-realtok.q8_0.gguf"));
+    expect(getArchitecture(h.metadata)).toBe("qwen3");
+    expect(getNumber(h.metadata, "qwen3.context_length")).toBe(40960);
+    expect(getString(h.metadata, "no.such.key")).toBeUndefined();
+    expect(() => getNumber(h.metadata, "general.name")).toThrow(/general.name: metadata value has type STRING, expected a number/);
+  });
+});
