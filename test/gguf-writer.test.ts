@@ -1,13 +1,17 @@
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { gguf } from "@huggingface/gguf";
 import { afterAll, describe, expect, it } from "vitest";
 import { listOpenTempFiles } from "../src/formats/atomic-file.ts";
 import { ToolError } from "../src/formats/errors.ts";
+import { readGgufHeader } from "../src/formats/gguf/reader.ts";
 import { createGgufWriter, type GgufWriterTensor } from "../src/formats/gguf/writer.ts";
 import { GgmlType, GgufValueType, type GgufMetadata } from "../src/formats/gguf/types.ts";
+import { SHARED } from "./helpers/cli.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "gguf-writer-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -104,7 +108,7 @@ describe("createGgufWriter", () => {
       expect(got.type, key).toBe(v.type);
       if (v.type === GgufValueType.ARRAY) {
         expect(got.subType, key).toBe(v.value.itemType);
-        if (v.value.itemType === GgufValueType.ARRAY) continue; // checked by our own reader below
+        if (v.value.itemType === GgufValueType.ARRAY) continue; // checked by our own reader (round trip below)
         const items = Array.from(v.value.items as ArrayLike<unknown>);
         expect(got.value, key).toEqual(items);
       } else {
@@ -227,9 +231,6 @@ describe("createGgufWriter", () => {
 
 describe("interrupted write", () => {
   it("SIGINT to a process in the middle of a write leaves neither the file nor its temp file", async () => {
-    const { spawn } = await import("node:child_process");
-    const { existsSync } = await import("node:fs");
-    const { fileURLToPath } = await import("node:url");
     const script = fileURLToPath(new URL("./helpers/interrupted-write.ts", import.meta.url));
     const path = join(dir, "interrupted.gguf");
     const child = spawn(process.execPath, ["--import", "tsx", script, path], { stdio: ["ignore", "pipe", "inherit"] });
@@ -248,5 +249,42 @@ describe("interrupted write", () => {
     expect(await exitCode).toBe(130);
     expect(existsSync(tempPath)).toBe(false);
     expect(existsSync(path)).toBe(false);
+  });
+});
+
+describe("writer + reader round trip", () => {
+  it("our reader gets back every value written, nested arrays included", async () => {
+    const path = join(dir, "roundtrip.gguf");
+    await writeSample(path);
+    const header = await readGgufHeader(path, { eagerArrays: true });
+    const expected = everyValueType();
+    expect([...header.metadata.keys()]).toEqual([...expected.keys()]);
+    const plain = (v: unknown): unknown =>
+      ArrayBuffer.isView(v) ? Array.from(v as unknown as ArrayLike<unknown>) : Array.isArray(v) ? v.map(plain) : v && typeof v === "object" ? Object.fromEntries(Object.entries(v).filter(([k]) => k === "itemType" || k === "length" || k === "items").map(([k, x]) => [k, plain(x)])) : v;
+    for (const [key, v] of expected) {
+      const got = header.metadata.get(key)!;
+      expect(got.type, key).toBe(v.type);
+      expect(plain(got.value), key).toEqual(plain(v.value));
+    }
+    expect(header.tensors.map((t) => ({ name: t.name, shape: t.shape, type: t.type, size: t.size }))).toEqual(
+      TENSORS.map((t, i) => ({ ...t, size: SIZES[i] })),
+    );
+  });
+
+  it("rewriting every reference GGUF (gguf-py and llama-quantize outputs) from its decoded header gives the same bytes", async () => {
+    const files = [join(SHARED, "golden/quant/gguf/tiny2.f16.gguf"), join(SHARED, "golden/quant/gguf/tiny2.Q4_K_M.gguf")];
+    const ref = join(SHARED, "fixtures/ref");
+    for (const model of readdirSync(ref)) for (const f of readdirSync(join(ref, model))) if (f.endsWith(".gguf")) files.push(join(ref, model, f));
+    expect(files.length).toBeGreaterThan(10);
+    for (const file of files) {
+      const original = readFileSync(file);
+      const header = await readGgufHeader(file, { eagerArrays: true });
+      const out = join(dir, "rewrite.gguf");
+      const w = await createGgufWriter(out, { metadata: header.metadata, tensors: header.tensors, alignment: header.alignment, version: header.version });
+      for (const t of header.tensors) await w.writeTensorData(original.subarray(header.dataOffset + t.offset, header.dataOffset + t.offset + t.size));
+      const r = await w.finish();
+      expect(r.sha256, file).toBe(createHash("sha256").update(original).digest("hex"));
+      expect(r.size, file).toBe(original.length);
+    }
   });
 });

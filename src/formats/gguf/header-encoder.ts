@@ -32,21 +32,23 @@ class ByteBuilder {
     return at;
   }
 
-  u8(v: number) { this.buf.writeUInt8(v, this.reserve(1)); }
-  i8(v: number) { this.buf.writeInt8(v, this.reserve(1)); }
-  u16(v: number) { this.buf.writeUInt16LE(v, this.reserve(2)); }
-  i16(v: number) { this.buf.writeInt16LE(v, this.reserve(2)); }
-  u32(v: number) { this.buf.writeUInt32LE(v, this.reserve(4)); }
-  i32(v: number) { this.buf.writeInt32LE(v, this.reserve(4)); }
-  f32(v: number) { this.buf.writeFloatLE(v, this.reserve(4)); }
-  f64(v: number) { this.buf.writeDoubleLE(v, this.reserve(8)); }
-  u64(v: bigint) { this.buf.writeBigUInt64LE(v, this.reserve(8)); }
-  i64(v: bigint) { this.buf.writeBigInt64LE(v, this.reserve(8)); }
+  // reserve() before naming this.buf: it may replace the buffer
+  u8(v: number) { const at = this.reserve(1); this.buf.writeUInt8(v, at); }
+  i8(v: number) { const at = this.reserve(1); this.buf.writeInt8(v, at); }
+  u16(v: number) { const at = this.reserve(2); this.buf.writeUInt16LE(v, at); }
+  i16(v: number) { const at = this.reserve(2); this.buf.writeInt16LE(v, at); }
+  u32(v: number) { const at = this.reserve(4); this.buf.writeUInt32LE(v, at); }
+  i32(v: number) { const at = this.reserve(4); this.buf.writeInt32LE(v, at); }
+  f32(v: number) { const at = this.reserve(4); this.buf.writeFloatLE(v, at); }
+  f64(v: number) { const at = this.reserve(8); this.buf.writeDoubleLE(v, at); }
+  u64(v: bigint) { const at = this.reserve(8); this.buf.writeBigUInt64LE(v, at); }
+  i64(v: bigint) { const at = this.reserve(8); this.buf.writeBigInt64LE(v, at); }
 
   string(s: string) {
     const n = Buffer.byteLength(s, "utf8");
     this.u64(BigInt(n));
-    this.buf.write(s, this.reserve(n), n, "utf8");
+    const at = this.reserve(n);
+    this.buf.write(s, at, n, "utf8");
   }
 
   bytes(b: Uint8Array) {
