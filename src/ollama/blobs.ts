@@ -1,0 +1,232 @@
+/**
+ * Content-addressed blobs (ollama-store.md §2): `blobs/sha256-<64 lowercase hex>` holding exactly the
+ * bytes whose sha256 is in the name. Every writer hashes while writing into the store's private temp
+ * folder, verifies, and renames into `blobs/`; an existing blob is reused, never rewritten.
+ */
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { link, open, rename, stat, utimes } from "node:fs/promises";
+import { join } from "node:path";
+import { ToolError } from "../formats/errors.ts";
+import {
+  commitStoreFile,
+  discardTempPath,
+  ensureStoreDir,
+  releaseTempPath,
+  storeFsError,
+  storeTempDir,
+  storeTempPath,
+  trackedTempPath,
+} from "./store-fs.ts";
+
+/** A digest as Ollama writes it in manifests: `sha256:` + 64 lowercase hex digits. */
+export type Digest = string;
+
+/** `sha256:<hex>` or `sha256-<hex>` (the on-disk form), lowercase hex only: pruning compares strings exactly. */
+const DIGEST_RE = /^sha256[:-]([0-9a-f]{64})$/;
+
+/** True for `sha256:<64 lowercase hex>` or `sha256-<64 lowercase hex>`. */
+export function isDigest(text: string): boolean {
+  return DIGEST_RE.test(text);
+}
+
+/** Normalises `sha256-<hex>` / `sha256:<hex>` to the manifest form `sha256:<hex>`; anything else is a ToolError. */
+export function parseDigest(text: string): Digest {
+  const m = DIGEST_RE.exec(text);
+  if (!m) throw new ToolError(text, "not a blob digest (expected sha256:<64 lowercase hex digits>)");
+  return `sha256:${m[1]}`;
+}
+
+/** The blob's file name, `sha256-<hex>` (Windows-safe: no `:`). */
+export function blobFileName(digest: string): string {
+  return `sha256-${parseDigest(digest).slice(7)}`;
+}
+
+/**
+ * `<modelsDir>/blobs/sha256-<hex>`. Only a well-formed digest is accepted, so nothing read from a
+ * manifest or a tar can name a path outside `blobs/`.
+ */
+export function blobPath(modelsDir: string, digest: string): string {
+  return join(modelsDir, "blobs", blobFileName(digest));
+}
+
+/** Bytes to store: any async iterable of chunks (a Node Readable is one). */
+export type ByteSource = AsyncIterable<Uint8Array>;
+
+export interface BlobWriteResult {
+  /** `sha256:<hex>` */
+  digest: Digest;
+  /** byte length of the blob */
+  size: number;
+  /** true when the blob was already in the store and was kept as it is */
+  reused: boolean;
+}
+
+/** sha256 and length of a stream, without storing it. */
+export async function hashStream(source: ByteSource): Promise<{ digest: Digest; size: number }> {
+  const hash = createHash("sha256");
+  let size = 0;
+  for await (const chunk of source) {
+    hash.update(chunk);
+    size += chunk.byteLength;
+  }
+  return { digest: `sha256:${hash.digest("hex")}`, size };
+}
+
+/** sha256 and length of a file, read in 1 MiB chunks. */
+export async function hashFile(path: string): Promise<{ digest: Digest; size: number }> {
+  return hashStream(createReadStream(path, { highWaterMark: 1 << 20 }));
+}
+
+/** Ollama's `touchLayer`: a reused blob gets a fresh mtime so the 1 h prune grace period starts again. */
+async function touchBlob(path: string): Promise<void> {
+  const now = new Date();
+  try {
+    await utimes(path, now, now);
+  } catch {
+    /* not ours to touch (another owner): harmless, the manifest protects it anyway */
+  }
+}
+
+async function existingSize(path: string): Promise<number | undefined> {
+  try {
+    const st = await stat(path);
+    return st.isFile() ? st.size : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function mismatch(expected: Digest, actual: Digest): ToolError {
+  return new ToolError(expected, `content does not match its digest (its sha256 is ${actual})`);
+}
+
+/**
+ * Stores a stream as a blob: hashes while writing into the private temp folder, checks
+ * `expectedDigest` when given, then renames into `blobs/`. With `expectedDigest` and the blob
+ * already present, the source is only hashed (to check it) and the existing blob is kept. A
+ * mismatch or an error leaves nothing behind.
+ */
+export async function writeBlobFromStream(
+  modelsDir: string,
+  source: ByteSource,
+  expectedDigest?: string,
+): Promise<BlobWriteResult> {
+  const expected = expectedDigest === undefined ? undefined : parseDigest(expectedDigest);
+  await ensureStoreDir(modelsDir, "blobs");
+  if (expected !== undefined) {
+    const target = blobPath(modelsDir, expected);
+    if ((await existingSize(target)) !== undefined) {
+      const got = await hashStream(source);
+      if (got.digest !== expected) throw mismatch(expected, got.digest);
+      await touchBlob(target);
+      return { ...got, reused: true };
+    }
+  }
+  const temp = await storeTempPath(modelsDir, ".blob");
+  const hash = createHash("sha256");
+  let size = 0;
+  try {
+    const fh = await open(temp, "wx", 0o644);
+    try {
+      for await (const chunk of source) {
+        hash.update(chunk);
+        let off = 0;
+        while (off < chunk.byteLength) {
+          const { bytesWritten } = await fh.write(chunk, off, chunk.byteLength - off);
+          off += bytesWritten;
+        }
+        size += chunk.byteLength;
+      }
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch (err) {
+    discardTempPath(temp);
+    throw err instanceof ToolError ? err : storeFsError(err, temp, "write a blob");
+  }
+  const digest = `sha256:${hash.digest("hex")}`;
+  if (expected !== undefined && digest !== expected) {
+    discardTempPath(temp);
+    throw mismatch(expected, digest);
+  }
+  return { digest, size, reused: await moveIntoBlobs(modelsDir, temp, digest) };
+}
+
+/** Stores bytes already in memory (config, template, params... layers) as a blob. */
+export async function writeBlobBytes(modelsDir: string, bytes: Uint8Array): Promise<BlobWriteResult> {
+  return writeBlobFromStream(modelsDir, [bytes] as unknown as ByteSource);
+}
+
+/** Renames a complete temp file to its blob name, or drops it when that blob already exists. */
+async function moveIntoBlobs(modelsDir: string, temp: string, digest: Digest): Promise<boolean> {
+  const target = blobPath(modelsDir, digest);
+  if ((await existingSize(target)) !== undefined) {
+    discardTempPath(temp);
+    await touchBlob(target);
+    return true;
+  }
+  await commitStoreFile(modelsDir, temp, target);
+  return false;
+}
+
+/**
+ * Places a file the caller already wrote and hashed (e.g. the GGUF writer, which hashes as it
+ * writes) as blob `digest`. `tempFilePath` must be on the store's filesystem, normally in
+ * {@link storeTempDir}; it is renamed (not copied) and is gone afterwards either way. The content is
+ * trusted to match `digest`: hash it while writing.
+ */
+export async function placeBlobFile(modelsDir: string, tempFilePath: string, digest: string): Promise<BlobWriteResult> {
+  const d = parseDigest(digest);
+  await ensureStoreDir(modelsDir, "blobs");
+  const size = await existingSize(tempFilePath);
+  if (size === undefined) throw new ToolError(tempFilePath, "the file to place in the store does not exist");
+  return { digest: d, size, reused: await moveIntoBlobs(modelsDir, tempFilePath, d) };
+}
+
+/**
+ * `--link`: stores `ggufPath` as a blob by hard link when it is on the store's filesystem (no copy,
+ * no extra disk space), else by copying. The link is made first and the linked inode is hashed, so
+ * the blob name always matches what was hashed; but the blob and the original are then one file,
+ * which must never be modified through the original path. Mode and owner are left as they are
+ * (changing them would change the original too).
+ */
+export async function linkBlob(modelsDir: string, ggufPath: string): Promise<BlobWriteResult & { linked: boolean }> {
+  await ensureStoreDir(modelsDir, "blobs");
+  const temp = trackedTempPath(await storeTempDir(modelsDir), ".link");
+  try {
+    await link(ggufPath, temp);
+  } catch (err) {
+    releaseTempPath(temp);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new ToolError(ggufPath, "no such file");
+    if (code === "EXDEV" || code === "EPERM" || code === "ENOTSUP" || code === "EMLINK") {
+      // another filesystem, or one without hard links: copy instead
+      const copied = await writeBlobFromStream(modelsDir, createReadStream(ggufPath, { highWaterMark: 1 << 20 }));
+      return { ...copied, linked: false };
+    }
+    throw storeFsError(err, temp, "hard-link the file into the store");
+  }
+  let hashed: { digest: Digest; size: number };
+  try {
+    hashed = await hashFile(temp);
+  } catch (err) {
+    discardTempPath(temp);
+    throw storeFsError(err, ggufPath, "read the file");
+  }
+  const target = blobPath(modelsDir, hashed.digest);
+  if ((await existingSize(target)) !== undefined) {
+    discardTempPath(temp);
+    await touchBlob(target);
+    return { ...hashed, reused: true, linked: false };
+  }
+  try {
+    await rename(temp, target);
+    releaseTempPath(temp);
+  } catch (err) {
+    discardTempPath(temp);
+    throw storeFsError(err, target, "write into the store");
+  }
+  return { ...hashed, reused: false, linked: true };
+}

@@ -1,0 +1,223 @@
+/**
+ * File-system plumbing shared by everything that writes the store: the private temp folder, temp
+ * files that disappear on failure or Ctrl-C, folders and files owned like the models dir, and
+ * permission errors turned into one clear line.
+ */
+import { randomBytes } from "node:crypto";
+import { chmodSync, chownSync, rmSync, statSync, unlinkSync } from "node:fs";
+import { chown, mkdir, rename, stat } from "node:fs/promises";
+import { dirname, join, relative, sep } from "node:path";
+import { ToolError } from "../formats/errors.ts";
+
+/**
+ * Our private scratch folder, directly under the models dir: the same filesystem as `blobs/` (so a
+ * rename is atomic) but outside `blobs/` and `manifests/`, where Ollama deletes or parses stray files.
+ */
+export const STORE_TEMP_DIR_NAME = ".gguf-tool-tmp";
+
+/** Mode Ollama gives its store folders and files (ollama-store.md §1). */
+export const STORE_DIR_MODE = 0o755;
+export const STORE_FILE_MODE = 0o644;
+
+interface Owner {
+  uid: number;
+  gid: number;
+}
+
+const ownerCache = new Map<string, Owner | null>();
+
+/**
+ * The owner new store files must get: when running as root, the models dir's uid/gid (the Linux
+ * service runs as `ollama` and could not delete root-owned files); otherwise null (files are ours).
+ */
+function storeOwner(modelsDir: string): Owner | null {
+  if (typeof process.getuid !== "function" || process.getuid() !== 0) return null;
+  let owner = ownerCache.get(modelsDir);
+  if (owner === undefined) {
+    try {
+      const st = statSync(modelsDir);
+      owner = st.uid === 0 && st.gid === 0 ? null : { uid: st.uid, gid: st.gid };
+    } catch {
+      owner = null;
+    }
+    ownerCache.set(modelsDir, owner);
+  }
+  return owner;
+}
+
+/** Gives `path` the models dir's owner when running as root (no-op otherwise). */
+export async function applyStoreOwner(modelsDir: string, path: string): Promise<void> {
+  const owner = storeOwner(modelsDir);
+  if (owner) await chown(path, owner.uid, owner.gid);
+}
+
+/**
+ * Turns a file-system error into a one-line ToolError: a permission error names the folder and the
+ * permission that is missing; anything else keeps Node's message without the stack.
+ */
+export function storeFsError(err: unknown, path: string, action: string): ToolError {
+  if (err instanceof ToolError) return err;
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === "EACCES" || e.code === "EPERM") {
+    const dir = e.code === "EACCES" ? nearestExistingDir(path) : path;
+    let ownerInfo = "";
+    try {
+      const st = statSync(dir);
+      ownerInfo = ` (owned by uid ${st.uid}, gid ${st.gid}, mode ${(st.mode & 0o777).toString(8)})`;
+    } catch {
+      /* the owner is a hint only */
+    }
+    return new ToolError(
+      path,
+      `permission denied: ${action} needs write permission on ${dir}${ownerInfo}; run as the store's owner ` +
+        `(e.g. sudo -u ollama for the Linux service) or as root, which keeps that owner`,
+    );
+  }
+  if (e.code === "ENOSPC") return new ToolError(path, `no space left on the device while trying to ${action}`);
+  if (e.code === "EROFS") return new ToolError(path, `read-only file system: cannot ${action}`);
+  return new ToolError(path, `cannot ${action}: ${e.message ?? String(err)}`);
+}
+
+function nearestExistingDir(path: string): string {
+  let dir = dirname(path);
+  for (;;) {
+    try {
+      if (statSync(dir).isDirectory()) return dir;
+    } catch {
+      /* keep going up */
+    }
+    const up = dirname(dir);
+    if (up === dir) return dir;
+    dir = up;
+  }
+}
+
+/**
+ * Creates `<modelsDir>/<...parts>` and every missing folder between, mode 0755 and owned like the
+ * models dir when running as root. The models dir itself is created if missing.
+ */
+export async function ensureStoreDir(modelsDir: string, ...parts: string[]): Promise<string> {
+  const target = join(modelsDir, ...parts);
+  try {
+    const first = await mkdir(target, { recursive: true, mode: STORE_DIR_MODE });
+    if (first !== undefined && storeOwner(modelsDir)) {
+      // chown every folder mkdir created, from the first new one down to the target
+      const rel = relative(first, target);
+      let dir = first;
+      await applyStoreOwner(modelsDir, dir);
+      for (const p of rel === "" ? [] : rel.split(sep)) {
+        dir = join(dir, p);
+        await applyStoreOwner(modelsDir, dir);
+      }
+    }
+  } catch (err) {
+    throw storeFsError(err, target, "create a folder");
+  }
+  return target;
+}
+
+/** Creates (if needed) and returns the store's private temp folder `<modelsDir>/.gguf-tool-tmp`. */
+export async function storeTempDir(modelsDir: string): Promise<string> {
+  return ensureStoreDir(modelsDir, STORE_TEMP_DIR_NAME);
+}
+
+/** Temp files that exist right now; removed on exit, SIGINT or SIGTERM if still there. */
+const liveTempFiles = new Set<string>();
+let cleanupInstalled = false;
+
+function removeLiveTempFilesSync(): void {
+  for (const p of liveTempFiles) {
+    try {
+      rmSync(p, { force: true, recursive: true });
+    } catch {
+      /* best effort on the way out */
+    }
+  }
+  liveTempFiles.clear();
+}
+
+function installCleanup(): void {
+  if (cleanupInstalled) return;
+  cleanupInstalled = true;
+  process.on("exit", removeLiveTempFilesSync);
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    const onSignal = (): void => {
+      removeLiveTempFilesSync();
+      // then die of the same signal, as if we had not been listening
+      process.removeListener(signal, onSignal);
+      process.kill(process.pid, signal);
+    };
+    process.on(signal, onSignal);
+  }
+}
+
+/**
+ * A fresh temp path `<dir>/<pid>-<random><suffix>` (the pid lets `prune` tell a crashed writer's
+ * leftovers from a live one's). It is removed at exit or on a signal unless {@link releaseTempPath}
+ * was called after it was renamed into place.
+ */
+export function trackedTempPath(dir: string, suffix = ".tmp"): string {
+  installCleanup();
+  const path = join(dir, `${process.pid}-${randomBytes(6).toString("hex")}${suffix}`);
+  liveTempFiles.add(path);
+  return path;
+}
+
+/** Forgets a temp path (it was renamed into place, or already removed). */
+export function releaseTempPath(path: string): void {
+  liveTempFiles.delete(path);
+}
+
+/** Removes a temp path now (ignoring "already gone") and forgets it. */
+export function discardTempPath(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    /* already gone */
+  }
+  liveTempFiles.delete(path);
+}
+
+/** A temp path in the store's private temp folder (created if needed). */
+export async function storeTempPath(modelsDir: string, suffix = ".tmp"): Promise<string> {
+  return trackedTempPath(await storeTempDir(modelsDir), suffix);
+}
+
+/**
+ * Gives a finished temp file the store's mode and owner, then renames it to `target` (atomic: the
+ * target is either absent or complete). The target's folder must exist.
+ */
+export async function commitStoreFile(modelsDir: string, tempPath: string, target: string): Promise<void> {
+  try {
+    chmodSync(tempPath, STORE_FILE_MODE);
+    const owner = storeOwner(modelsDir);
+    if (owner) chownSync(tempPath, owner.uid, owner.gid);
+    await rename(tempPath, target);
+    releaseTempPath(tempPath);
+  } catch (err) {
+    discardTempPath(tempPath);
+    throw storeFsError(err, target, "write into the store");
+  }
+}
+
+/** True when `path` exists (any kind). */
+export async function pathExists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** True when a process with this pid is alive on this machine (used to spot stale temp files). */
+export function isProcessAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
