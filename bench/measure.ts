@@ -17,6 +17,8 @@ export interface MeasureSettings {
   time?: number;
   /** minimum timed iterations per task (default: 3) */
   iterations?: number;
+  /** one untimed run first (default: true) */
+  warmup?: boolean;
 }
 
 /** Measures each task in turn (never concurrently: they would compete for the same cores). */
@@ -24,6 +26,7 @@ export async function measure(suite: string, tasks: MeasuredTask[], opts: BenchO
   const bench = new Bench({
     time: settings.time ?? (opts.short ? 300 : 1500),
     iterations: settings.iterations ?? 3,
+    warmup: settings.warmup ?? true,
     warmupIterations: 1,
     warmupTime: 0,
   });

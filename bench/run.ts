@@ -7,10 +7,15 @@
 import { writeFileSync } from "node:fs";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
+import * as kernels from "./kernels.ts";
+import * as pipeline from "./pipeline.ts";
 import type { BenchOptions, BenchResult, BenchSuite } from "./types.ts";
 
 /** One import and one entry per suite. */
-const suites: Array<{ name: string; run: BenchSuite }> = [];
+const suites: Array<{ name: string; run: BenchSuite }> = [
+  { name: "kernels", run: kernels.run },
+  { name: "pipeline", run: pipeline.run },
+];
 
 const RESULTS = fileURLToPath(new URL("./results.json", import.meta.url));
 

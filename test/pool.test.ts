@@ -3,25 +3,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { gaussianMatrix } from "../bench/data.ts";
 import { GgmlType, ggmlByteSize } from "../src/formats/gguf/types.ts";
 import { quantizeRows } from "../src/quant/kernels/index.ts";
 import { createQuantPool, type QuantPool } from "../src/quant/pool.ts";
 
-/** Deterministic N(0, 0.02)-ish rows (xorshift32 + Box-Muller), distinct in every row. */
-function weights(rows: number, rowLength: number, seed = 1): Float32Array {
-  const out = new Float32Array(rows * rowLength);
-  let s = seed >>> 0 || 1;
-  const next = () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return (s + 1) / 4294967297;
-  };
-  for (let i = 0; i < out.length; i++) out[i] = 0.02 * Math.sqrt(-2 * Math.log(next())) * Math.cos(2 * Math.PI * next());
-  return out;
-}
+/** Deterministic N(0, 0.02) rows, distinct in every row. */
+const weights = (rows: number, rowLength: number, seed = 1) => gaussianMatrix(rows, rowLength, 0.02, seed);
 
 interface Trace {
   reads: Array<{ first: number; rows: number }>;
