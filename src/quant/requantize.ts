@@ -5,6 +5,7 @@
  * list the tensors in llama.cpp's order, and stream each tensor through the worker pool into the
  * GGUF writer, a chunk of rows at a time: memory is bounded by a few chunks, not by the model.
  */
+import { endianness } from "node:os";
 import { ToolError } from "../formats/errors.ts";
 import { openRegularFile, readExactly } from "../formats/file.ts";
 import { readGgufHeader } from "../formats/gguf/reader.ts";
@@ -19,6 +20,7 @@ import { createQuantPool } from "./pool.ts";
 export const GGML_QNT_VERSION = 2;
 /** Keys llama-quantize removes: the output of a split input is one file. */
 const SPLIT_KEYS = ["split.no", "split.count", "split.tensors.count"];
+const LITTLE_ENDIAN_HOST = endianness() === "LE";
 /** Tensors kept in their type are copied in pieces of this size. */
 const COPY_CHUNK_BYTES = 16 * 1024 * 1024;
 
@@ -169,10 +171,17 @@ export async function requantizeGguf(inPath: string, outPath: string, options: R
         rowLength,
         rowCount,
         async readRows(firstRow, count, dst) {
-          const raw = scratchOf(count * inRowBytes);
-          await readExactly(inPath, input.handle, raw, 0, raw.length, start + firstRow * inRowBytes);
-          dequantizeRows(source.type, raw, dst.subarray(0, count * rowLength));
-          report(raw.length);
+          const byteCount = count * inRowBytes;
+          const position = start + firstRow * inRowBytes;
+          if (source.type === GgmlType.F32 && LITTLE_ENDIAN_HOST) {
+            // F32 rows are already the float32 values: read them in place, no copy
+            await readExactly(inPath, input.handle, Buffer.from(dst.buffer, dst.byteOffset, byteCount), 0, byteCount, position);
+          } else {
+            const raw = scratchOf(byteCount);
+            await readExactly(inPath, input.handle, raw, 0, byteCount, position);
+            dequantizeRows(source.type, raw, dst.subarray(0, count * rowLength));
+          }
+          report(byteCount);
         },
         write: (bytes) => w.writeTensorData(bytes),
       });
