@@ -169,6 +169,9 @@ class PiscinaQuantPool implements QuantPool {
       idleTimeout: 60_000,
       concurrentTasksPerWorker: 1,
     });
+    // A worker that fails outside a task (e.g. it cannot start) rejects the queued tasks, which
+    // is how we report it; piscina also emits 'error', which would crash the process unheard.
+    this.piscina.on("error", () => {});
     return this.piscina;
   }
 
