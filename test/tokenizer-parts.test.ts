@@ -1,0 +1,236 @@
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ToolError } from "../src/formats/errors.ts";
+import { readGgufHeader } from "../src/formats/gguf/reader.ts";
+import type { GgufMetadata } from "../src/formats/gguf/types.ts";
+import { bpeMerges, doesTokenLookSpecial, parseMergesTxt } from "../src/convert/tokenizer/bpe.ts";
+import type { TokenizerJson } from "../src/convert/tokenizer/files.ts";
+import { TokenType } from "../src/convert/tokenizer/keys.ts";
+import { parseSentencePieceModel } from "../src/convert/tokenizer/sentencepiece.ts";
+import { loadVocab } from "../src/convert/tokenizer/vocab.ts";
+import { SHARED } from "./helpers/cli.ts";
+
+const hfDir = (name: string) => join(SHARED, "fixtures/hf", name);
+const readJson = (path: string) => JSON.parse(readFileSync(path, "utf8"));
+
+const temps: string[] = [];
+afterAll(() => {
+  for (const t of temps) rmSync(t, { recursive: true, force: true });
+});
+
+function copyFixture(name: string, skip: string[] = []): string {
+  const dir = mkdtempSync(join(tmpdir(), "gguf-tool-tok-"));
+  temps.push(dir);
+  for (const f of ["config.json", "tokenizer.json", "tokenizer_config.json", "tokenizer.model", "added_tokens.json"]) {
+    if (skip.includes(f)) continue;
+    try {
+      cpSync(join(hfDir(name), f), join(dir, f));
+    } catch {
+      // not every fixture has every file
+    }
+  }
+  return dir;
+}
+
+function editJson(path: string, edit: (j: Record<string, any>) => void): void {
+  const j = readJson(path);
+  edit(j);
+  writeFileSync(path, JSON.stringify(j));
+}
+
+const value = (md: GgufMetadata, key: string) => {
+  const v = md.get(key);
+  return v?.type === 9 ? Array.from(v.value.items as ArrayLike<unknown>) : v?.value;
+};
+
+async function refTokenizer(name: string): Promise<GgufMetadata> {
+  const h = await readGgufHeader(join(SHARED, "fixtures/ref", name, `${name}.q8_0.gguf`), { eagerArrays: true });
+  return new Map([...h.metadata].filter(([k]) => k.startsWith("tokenizer.")));
+}
+
+describe("SentencePiece tokenizer.model reader", () => {
+  it("reads pieces, scores, types and the normalizer/trainer flags", () => {
+    const llama2 = parseSentencePieceModel(readFileSync(join(hfDir("llama2-spm"), "tokenizer.model")), "llama2");
+    expect(llama2.pieces).toHaveLength(768);
+    expect(llama2.pieces.slice(0, 4)).toEqual([
+      { piece: "<unk>", score: 0, type: TokenType.UNKNOWN },
+      { piece: "<s>", score: 0, type: TokenType.CONTROL },
+      { piece: "</s>", score: 0, type: TokenType.CONTROL },
+      { piece: "<0x00>", score: 0, type: TokenType.BYTE },
+    ]);
+    expect(llama2.byteFallback).toBe(true);
+    expect(llama2.addDummyPrefix).toBe(true);
+
+    const gemma = parseSentencePieceModel(readFileSync(join(hfDir("gemma2-tiny"), "tokenizer.model")), "gemma");
+    expect(gemma.addDummyPrefix).toBe(false);
+    expect(gemma.pieces[5]).toMatchObject({ piece: "<start_of_turn>", type: TokenType.USER_DEFINED });
+  });
+
+  it("rejects lengths that run past the message", () => {
+    // field 1 (pieces), length 100, but only 2 bytes follow
+    expect(() => parseSentencePieceModel(new Uint8Array([0x0a, 100, 1, 2]), "m")).toThrow(/field length 100 runs past the end/);
+    expect(() => parseSentencePieceModel(new Uint8Array([0x0a, 0x80]), "m")).toThrow(/truncated varint/);
+    expect(() => parseSentencePieceModel(new Uint8Array([]), "m")).toThrow(ToolError);
+  });
+});
+
+describe("BPE merges and tokens", () => {
+  const tj = (merges: unknown): TokenizerJson => ({ path: "t.json", model: { type: "BPE", merges }, addedTokens: [], normalizer: null, preTokenizer: null, postProcessor: null, decoder: null });
+
+  it("keeps \"a b\" strings and joins pairs, spaces inside a part becoming Ġ", () => {
+    expect(bpeMerges(tj(["a b", "ab c"]))).toEqual(["a b", "ab c"]);
+    expect(bpeMerges(tj([["a", "b"], ["a b", "c"]]))).toEqual(["a b", "a\u0120b c"]);
+    expect(bpeMerges(tj([]))).toBeUndefined();
+    expect(() => bpeMerges(tj([["a", "b"], "c d"]))).toThrow(/model.merges\[1\] is not a pair/);
+  });
+
+  it("the qwen2-tiny pair merges equal the llama3-tiny string merges they were trained alike", () => {
+    // both fixtures were trained on the same text; the first merges are the same in both forms
+    const pairs = bpeMerges({ ...tj(readJson(join(hfDir("qwen2-tiny"), "tokenizer.json")).model.merges) });
+    const strings = bpeMerges({ ...tj(readJson(join(hfDir("llama3-tiny"), "tokenizer.json")).model.merges) });
+    expect(pairs!.slice(0, 5)).toEqual(strings!.slice(0, 5));
+  });
+
+  it("parses merges.txt with and without a #version line", () => {
+    expect(parseMergesTxt("#version: 0.2\nĠ t\nh e\n\nbad line here\n")).toEqual(["Ġ t", "h e"]);
+    expect(parseMergesTxt("Ġ t\r\nh e")).toEqual(["Ġ t", "h e"]);
+  });
+
+  it("knows the added tokens llama.cpp treats as special although not marked", () => {
+    for (const t of ["<|im_start|>", "<pad>", "<mask>", "<unused12>", "<\uff5cbegin\u2581of\u2581sentence\uff5c>"]) expect(doesTokenLookSpecial(t)).toBe(true);
+    for (const t of ["<tool_call>", "<s>", "[INST]"]) expect(doesTokenLookSpecial(t)).toBe(false);
+  });
+});
+
+describe("SpecialVocab rules", () => {
+  it("a TemplateProcessing that ends with another eos makes it eos and the old eos eot", async () => {
+    const dir = copyFixture("llama3-tiny");
+    editJson(join(dir, "tokenizer.json"), (j) => {
+      const tp = j.post_processor.processors[1];
+      tp.single.push({ SpecialToken: { id: "<|end_of_text|>", type_id: 0 } });
+    });
+    const md = await loadVocab(dir, readJson(join(dir, "config.json")));
+    const keys = [...md.keys()].filter((k) => !["tokenizer.ggml.model", "tokenizer.ggml.pre", "tokenizer.ggml.tokens", "tokenizer.ggml.token_type", "tokenizer.ggml.merges"].includes(k));
+    expect(keys).toEqual([
+      "tokenizer.ggml.bos_token_id",
+      "tokenizer.ggml.eos_token_id",
+      "tokenizer.ggml.eot_token_id",
+      "tokenizer.ggml.add_bos_token",
+      "tokenizer.ggml.add_eos_token",
+      "tokenizer.ggml.add_sep_token",
+      "tokenizer.chat_template",
+    ]);
+    expect(value(md, "tokenizer.ggml.eos_token_id")).toBe(501);
+    expect(value(md, "tokenizer.ggml.eot_token_id")).toBe(509);
+    expect(value(md, "tokenizer.ggml.add_eos_token")).toBe(true);
+  });
+
+  it("a RobertaProcessing adds bos, eos and sep", async () => {
+    const dir = copyFixture("qwen2-tiny");
+    editJson(join(dir, "tokenizer.json"), (j) => {
+      j.post_processor = { type: "RobertaProcessing", sep: ["<|im_end|>", 492], cls: ["<|endoftext|>", 490] };
+    });
+    const md = await loadVocab(dir, readJson(join(dir, "config.json")));
+    expect(value(md, "tokenizer.ggml.add_bos_token")).toBe(false); // tokenizer_config.json's add_bos_token wins
+    expect(value(md, "tokenizer.ggml.add_eos_token")).toBe(true);
+    expect(value(md, "tokenizer.ggml.add_sep_token")).toBe(true);
+    expect(value(md, "tokenizer.ggml.seperator_token_id")).toBe(492);
+  });
+
+  it("takes the chat template from chat_template.jinja (and named ones) when tokenizer_config.json has none", async () => {
+    const dir = copyFixture("qwen2-tiny");
+    editJson(join(dir, "tokenizer_config.json"), (j) => delete j.chat_template);
+    writeFileSync(join(dir, "chat_template.jinja"), "{{ messages }}");
+    let md = await loadVocab(dir, readJson(join(dir, "config.json")));
+    expect(value(md, "tokenizer.chat_template")).toBe("{{ messages }}");
+
+    mkdirSync(join(dir, "additional_chat_templates"));
+    writeFileSync(join(dir, "additional_chat_templates", "tool-use.jinja"), "{{ tools }}");
+    md = await loadVocab(dir, readJson(join(dir, "config.json")));
+    expect(value(md, "tokenizer.chat_template.tool_use")).toBe("{{ tools }}");
+    expect(value(md, "tokenizer.chat_templates")).toEqual(["tool_use"]);
+    expect(value(md, "tokenizer.chat_template")).toBe("{{ messages }}");
+
+    // a chat_template key in tokenizer_config.json wins over the file
+    editJson(join(dir, "tokenizer_config.json"), (j) => (j.chat_template = "from config"));
+    md = await loadVocab(dir, readJson(join(dir, "config.json")));
+    expect(value(md, "tokenizer.chat_template")).toBe("from config");
+    expect(md.has("tokenizer.chat_templates")).toBe(false);
+  });
+
+  it("reads special ids from config.json's text_config when the root has none", async () => {
+    const dir = copyFixture("qwen2-tiny");
+    const cfg = readJson(join(dir, "config.json"));
+    delete cfg.bos_token_id;
+    cfg.text_config = { bos_token_id: 491 };
+    const md = await loadVocab(dir, cfg);
+    expect(value(md, "tokenizer.ggml.bos_token_id")).toBe(491);
+  });
+
+  it("leaves out special ids beyond a SentencePiece vocabulary, with a warning", async () => {
+    const dir = copyFixture("llama2-spm");
+    const cfg = { ...readJson(join(dir, "config.json")), pad_token_id: 5000 };
+    const warnings: string[] = [];
+    const md = await loadVocab(dir, cfg, { onWarning: (m) => warnings.push(m) });
+    expect(md.has("tokenizer.ggml.padding_token_id")).toBe(false);
+    expect(warnings).toEqual([expect.stringMatching(/pad token id 5000 is out of range \(vocabulary of 768\)/)]);
+  });
+});
+
+describe("architecture routes", () => {
+  it("Gemma 1 also writes CodeGemma's eot (107), after the chat template", async () => {
+    const dir = copyFixture("gemma2-tiny");
+    const cfg = { ...readJson(join(dir, "config.json")), architectures: ["GemmaForCausalLM"] };
+    const md = await loadVocab(dir, cfg);
+    const ref = await refTokenizer("gemma2-tiny");
+    const refKeys = [...ref.keys()];
+    const expected = [...refKeys.slice(0, -1), "tokenizer.ggml.eot_token_id", refKeys[refKeys.length - 1]];
+    expect([...md.keys()]).toEqual(expected);
+    expect(value(md, "tokenizer.ggml.eot_token_id")).toBe(107);
+    expect(value(md, "tokenizer.ggml.add_space_prefix")).toBe(false);
+  });
+
+  it("Llama writes tokenizer_config.json's add_prefix_space first", async () => {
+    const dir = copyFixture("llama2-spm");
+    editJson(join(dir, "tokenizer_config.json"), (j) => (j.add_prefix_space = false));
+    const md = await loadVocab(dir, readJson(join(dir, "config.json")));
+    expect([...md.keys()][0]).toBe("tokenizer.ggml.add_space_prefix");
+    expect(value(md, "tokenizer.ggml.add_space_prefix")).toBe(false);
+  });
+
+  it("Llama without tokenizer.model takes the Llama-2 tokenizer.json route (LlamaHfVocab)", async () => {
+    const dir = copyFixture("llama2-spm", ["tokenizer.model"]);
+    const md = await loadVocab(dir, readJson(join(dir, "config.json")));
+    const vocab = readJson(join(dir, "tokenizer.json")).model.vocab as Record<string, number>;
+    const byId = Object.entries(vocab).sort((a, b) => a[1] - b[1]).map(([t]) => t);
+    expect(value(md, "tokenizer.ggml.model")).toBe("llama");
+    expect(value(md, "tokenizer.ggml.tokens")).toEqual(byId);
+    const scores = value(md, "tokenizer.ggml.scores") as number[];
+    expect(new Set(scores)).toEqual(new Set([-1000]));
+    const types = value(md, "tokenizer.ggml.token_type") as number[];
+    expect(types.slice(0, 5)).toEqual([TokenType.CONTROL, TokenType.CONTROL, TokenType.CONTROL, TokenType.BYTE, TokenType.BYTE]);
+    expect(types[258]).toBe(TokenType.BYTE);
+    expect(types[259]).toBe(TokenType.NORMAL);
+    expect(value(md, "tokenizer.ggml.bos_token_id")).toBe(1);
+  });
+
+  it("Qwen2 with a tokenizer.model takes the SentencePiece route", async () => {
+    const dir = copyFixture("llama2-spm");
+    const cfg = { ...readJson(join(dir, "config.json")), architectures: ["Qwen2ForCausalLM"] };
+    const md = await loadVocab(dir, cfg);
+    const ref = await refTokenizer("llama2-spm");
+    expect(value(md, "tokenizer.ggml.tokens")).toEqual(value(ref, "tokenizer.ggml.tokens"));
+    expect(value(md, "tokenizer.ggml.model")).toBe("llama");
+  });
+
+  it("pads a SentencePiece vocabulary to config.json's vocab_size with [PAD<id>] UNUSED -10000", async () => {
+    const dir = copyFixture("llama2-spm");
+    const cfg = { ...readJson(join(dir, "config.json")), vocab_size: 770 };
+    const md = await loadVocab(dir, cfg);
+    expect((value(md, "tokenizer.ggml.tokens") as string[]).slice(-2)).toEqual(["[PAD768]", "[PAD769]"]);
+    expect((value(md, "tokenizer.ggml.scores") as number[]).slice(-2)).toEqual([-10000, -10000]);
+    expect((value(md, "tokenizer.ggml.token_type") as number[]).slice(-2)).toEqual([TokenType.UNUSED, TokenType.UNUSED]);
+  });
+});
