@@ -96,7 +96,7 @@ describe("safetensors validation", () => {
     ["overlap", () => writeSafetensors("ovl.safetensors", { a: { dtype: "F32", shape: [4], data_offsets: [0, 16] }, b: { dtype: "F32", shape: [2], data_offsets: [8, 16] } }, 16), /tensor b overlaps tensor a/],
     ["unknown dtype", () => writeSafetensors("dt.safetensors", { a: { dtype: "F4", shape: [4], data_offsets: [0, 2] } }, 16), /tensor a: unknown dtype "F4"/],
     ["negative shape", () => writeSafetensors("neg.safetensors", { a: { dtype: "F32", shape: [-1], data_offsets: [0, 4] } }, 16), /shape \[-1\] is not a list/],
-    ["bad metadata", () => writeSafetensors("md.safetensors", { __metadata__: { a: 1 } }, 0), /__metadata__ value of "a" is not a string/],
+    ["bad metadata", () => writeSafetensors("md.safetensors", { __metadata__: { a: 1 } }, 0), /__metadata__ value of a is not a string/],
     ["not an object", () => writeSafetensors("arr.safetensors", [1, 2], 0), /not a JSON object/],
   ];
   for (const [what, make, message] of cases) {

@@ -6,6 +6,7 @@
  */
 import { ToolError } from "../errors.ts";
 import { readExactly, withRegularFile } from "../file.ts";
+import { printable } from "../printable.ts";
 import { GgufHeaderParser, NeedMoreBytes } from "./header-parser.ts";
 import {
   GGML_TYPE_TRAITS,
@@ -76,6 +77,42 @@ export async function readGgufArrayItems(path: string, value: GgufArrayValue): P
   });
 }
 
+/**
+ * Picks a few strings out of a string array (e.g. the BOS and EOS tokens of a lazy vocabulary)
+ * by walking the length prefixes, without decoding the others.
+ */
+export async function readGgufStringsAt(path: string, value: GgufArrayValue, indices: number[]): Promise<Map<number, string>> {
+  const out = new Map<number, string>();
+  if (value.itemType !== GgufValueType.STRING) throw new Error("readGgufStringsAt: not a string array");
+  const wanted = indices.filter((i) => Number.isInteger(i) && i >= 0 && i < value.length);
+  if (value.items !== undefined) {
+    for (const i of wanted) out.set(i, (value.items as string[])[i]);
+    return out;
+  }
+  if (wanted.length === 0) return out;
+  const { fileOffset, byteLength } = value;
+  if (fileOffset === undefined || byteLength === undefined) throw new Error("readGgufStringsAt: a lazy array needs its fileOffset and byteLength");
+  const last = Math.max(...wanted);
+  return withRegularFile(path, async ({ handle, size }) => {
+    if (fileOffset + byteLength > size) {
+      throw new ToolError(path, `array at byte ${fileOffset} is past the end of the file (${size} bytes); was the file changed?`);
+    }
+    const buf = Buffer.allocUnsafeSlow(byteLength);
+    await readExactly(path, handle, buf, 0, byteLength, fileOffset);
+    const want = new Set(wanted);
+    let pos = 0;
+    for (let i = 0; i <= last; i++) {
+      if (pos + 8 > byteLength) throw new ToolError(path, `string ${i} of the array at byte ${fileOffset} runs past the array`);
+      const n = buf.readUInt32LE(pos) + buf.readUInt32LE(pos + 4) * 0x100000000;
+      pos += 8;
+      if (pos + n > byteLength) throw new ToolError(path, `string ${i} of the array at byte ${fileOffset} runs past the array`);
+      if (want.has(i)) out.set(i, buf.toString("utf8", pos, pos + n));
+      pos += n;
+    }
+    return out;
+  });
+}
+
 /** Parses the header from `buf` (the file's first bytes); throws NeedMoreBytes when it is too short. */
 function parseGgufHeader(path: string, buf: Buffer, fileSize: number, lazyArrayThreshold: number): GgufHeader {
   if (fileSize < 8) throw new ToolError(path, `not a GGUF file: only ${fileSize} bytes`);
@@ -100,10 +137,11 @@ function parseGgufHeader(path: string, buf: Buffer, fileSize: number, lazyArrayT
   for (let i = 0; i < kvCount; i++) {
     const keyAt = p.pos;
     const key = p.string("metadata key");
-    if (metadata.has(key)) p.fail(`duplicate metadata key ${JSON.stringify(key)}`, keyAt);
+    const shown = printable(key);
+    if (metadata.has(key)) p.fail(`duplicate metadata key ${shown}`, keyAt);
     if (key === "general.alignment") alignmentAt = keyAt;
-    const type = p.valueType(`value type of ${key}`);
-    metadata.set(key, p.value(type, key));
+    const type = p.valueType(`value type of ${shown}`);
+    metadata.set(key, p.value(type, shown));
   }
   const alignment = readAlignment(p, metadata, alignmentAt);
 
@@ -112,9 +150,10 @@ function parseGgufHeader(path: string, buf: Buffer, fileSize: number, lazyArrayT
   const names = new Set<string>();
   for (let i = 0; i < tensorCount; i++) {
     const infoAt = p.pos;
-    const name = p.string(`name of tensor ${i}`);
-    if (names.has(name)) p.fail(`duplicate tensor name ${JSON.stringify(name)}`, infoAt);
-    names.add(name);
+    const rawName = p.string(`name of tensor ${i}`);
+    if (names.has(rawName)) p.fail(`duplicate tensor name ${printable(rawName)}`, infoAt);
+    names.add(rawName);
+    const name = printable(rawName);
     const dimsAt = p.pos;
     const nDims = p.u32(`dimension count of tensor ${name}`);
     if (nDims > MAX_TENSOR_DIMS) p.fail(`tensor ${name} has ${nDims} dimensions (at most ${MAX_TENSOR_DIMS})`, dimsAt);
@@ -136,7 +175,7 @@ function parseGgufHeader(path: string, buf: Buffer, fileSize: number, lazyArrayT
     const offset = p.u64(`data offset of tensor ${name}`);
     // a type we cannot size (newer than our table) gets its size from the layout below
     const size = traits ? (elements / traits.blockSize) * traits.typeSize : -1;
-    tensors[i] = { name, shape, type: type as GgmlType, offset, size };
+    tensors[i] = { name: rawName, shape, type: type as GgmlType, offset, size };
   }
   const dataOffset = Math.ceil(p.pos / alignment) * alignment;
   checkTensorLayout(p, tensors, offsetFieldAt, dataOffset, alignment);
@@ -160,7 +199,7 @@ function checkTensorLayout(p: GgufHeaderParser, tensors: GgufTensorInfo[], offse
     const i = order[k];
     const t = tensors[i];
     if (t.offset % alignment !== 0) {
-      p.fail(`tensor ${t.name}: data offset ${t.offset} is not a multiple of the alignment ${alignment}`, offsetFieldAt[i]);
+      p.fail(`tensor ${printable(t.name)}: data offset ${t.offset} is not a multiple of the alignment ${alignment}`, offsetFieldAt[i]);
     }
     if (t.size < 0) {
       const next = k + 1 < order.length ? tensors[order[k + 1]].offset : dataBytes;
@@ -168,14 +207,14 @@ function checkTensorLayout(p: GgufHeaderParser, tensors: GgufTensorInfo[], offse
     }
     if (t.offset + t.size > dataBytes) {
       p.fail(
-        `tensor ${t.name}: data from byte ${dataOffset + t.offset} to ${dataOffset + t.offset + t.size} runs past the end of the file (${p.fileSize} bytes)`,
+        `tensor ${printable(t.name)}: data from byte ${dataOffset + t.offset} to ${dataOffset + t.offset + t.size} runs past the end of the file (${p.fileSize} bytes)`,
         offsetFieldAt[i],
       );
     }
     if (k > 0) {
       const prev = tensors[order[k - 1]];
       if (prev.offset + prev.size > t.offset) {
-        p.fail(`tensor ${t.name} overlaps tensor ${prev.name} (which ends at byte ${dataOffset + prev.offset + prev.size})`, dataOffset + t.offset);
+        p.fail(`tensor ${printable(t.name)} overlaps tensor ${printable(prev.name)} (which ends at byte ${dataOffset + prev.offset + prev.size})`, dataOffset + t.offset);
       }
     }
   }

@@ -7,6 +7,7 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { ToolError } from "../errors.ts";
 import { fsError } from "../file.ts";
+import { printable, printableJson } from "../printable.ts";
 import { readSafetensorsHeader } from "./reader.ts";
 import type { HfModel, HfTensor, SafetensorsFile } from "./types.ts";
 
@@ -39,7 +40,7 @@ export async function openHfFolder(dir: string): Promise<HfModel> {
     files = await Promise.all(names.map((n) => readSafetensorsHeader(join(dir, n))));
     for (const f of files) {
       for (const t of f.tensors) {
-        if (tensors.has(t.name)) throw new ToolError(f.path, `tensor ${t.name} is also in ${basename(tensors.get(t.name)!.file)}`);
+        if (tensors.has(t.name)) throw new ToolError(f.path, `tensor ${printable(t.name)} is also in ${basename(tensors.get(t.name)!.file)}`);
         tensors.set(t.name, { ...t, file: f.path });
       }
     }
@@ -62,7 +63,7 @@ async function readIndexedShards(dir: string, tensors: Map<string, HfTensor>): P
   for (const [name, shard] of Object.entries(weightMap)) {
     // a shard is a file in this folder, never a path that could lead elsewhere
     if (typeof shard !== "string" || shard !== basename(shard) || shard === "." || shard === "..") {
-      throw new ToolError(indexPath, `weight_map entry of ${name} is not a file name: ${JSON.stringify(shard)}`);
+      throw new ToolError(indexPath, `weight_map entry of ${printable(name)} is not a file name: ${printableJson(shard)}`);
     }
     if (!shardNames.includes(shard)) shardNames.push(shard);
   }
@@ -89,7 +90,7 @@ async function readIndexedShards(dir: string, tensors: Map<string, HfTensor>): P
     }
   }
   for (const [name, shard] of Object.entries(weightMap as Record<string, string>)) {
-    if (!byShard.get(shard)!.has(name)) throw new ToolError(join(dir, shard), `tensor ${name} listed in ${INDEX_FILE} is not in this shard`);
+    if (!byShard.get(shard)!.has(name)) throw new ToolError(join(dir, shard), `tensor ${printable(name)} listed in ${INDEX_FILE} is not in this shard`);
   }
   return files;
 }

@@ -5,6 +5,7 @@
  */
 import { ToolError } from "../errors.ts";
 import { readExactly, withRegularFile } from "../file.ts";
+import { printable, printableJson } from "../printable.ts";
 import { SAFETENSORS_DTYPE_SIZE, SAFETENSORS_MAX_HEADER_BYTES, type SafetensorsDtype, type SafetensorsFile, type SafetensorsTensor } from "./types.ts";
 
 export async function readSafetensorsHeader(path: string): Promise<SafetensorsFile> {
@@ -50,26 +51,26 @@ function parseHeader(path: string, header: Buffer, fileSize: number): Safetensor
 function readMetadata(path: string, entry: unknown): Record<string, string> {
   if (!isObject(entry)) throw new ToolError(path, "__metadata__ is not a JSON object");
   for (const [k, v] of Object.entries(entry)) {
-    if (typeof v !== "string") throw new ToolError(path, `__metadata__ value of ${JSON.stringify(k)} is not a string`);
+    if (typeof v !== "string") throw new ToolError(path, `__metadata__ value of ${printable(k)} is not a string`);
   }
   return entry as Record<string, string>;
 }
 
 function readTensorEntry(path: string, name: string, entry: unknown, dataOffset: number, dataBytes: number): SafetensorsTensor {
   const bad = (what: string): never => {
-    throw new ToolError(path, `tensor ${name}: ${what}`);
+    throw new ToolError(path, `tensor ${printable(name)}: ${what}`);
   };
   if (!isObject(entry)) bad("entry is not a JSON object");
   const { dtype, shape, data_offsets: offsets } = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-  if (typeof dtype !== "string" || !Object.hasOwn(SAFETENSORS_DTYPE_SIZE, dtype)) bad(`unknown dtype ${JSON.stringify(dtype)}`);
-  if (!Array.isArray(shape) || !shape.every(isCount)) bad(`shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
-  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) bad(`data_offsets ${JSON.stringify(offsets)} is not [begin, end]`);
+  if (typeof dtype !== "string" || !Object.hasOwn(SAFETENSORS_DTYPE_SIZE, dtype)) bad(`unknown dtype ${printableJson(dtype)}`);
+  if (!Array.isArray(shape) || !shape.every(isCount)) bad(`shape ${printableJson(shape)} is not a list of non-negative integers`);
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) bad(`data_offsets ${printableJson(offsets)} is not [begin, end]`);
   const [begin, end] = offsets as [number, number];
   if (begin > end) bad(`data_offsets [${begin}, ${end}] end before they begin`);
   if (end > dataBytes) bad(`data ends at byte ${dataOffset + end}, past the end of the file (${dataOffset + dataBytes} bytes)`);
   const elements = (shape as number[]).reduce((a, b) => a * b, 1);
   const byteLength = elements * SAFETENSORS_DTYPE_SIZE[dtype as SafetensorsDtype];
-  if (!Number.isSafeInteger(byteLength) || byteLength !== end - begin) bad(`shape [${(shape as number[]).join(", ")}] of ${dtype} needs ${byteLength} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}`);
+  if (!Number.isSafeInteger(byteLength) || byteLength !== end - begin) bad(`shape ${printableJson(shape)} of ${dtype} needs ${byteLength} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}`);
   return { name, dtype: dtype as SafetensorsDtype, shape: shape as number[], fileOffset: dataOffset + begin, byteLength };
 }
 
@@ -79,7 +80,7 @@ function checkNoOverlap(path: string, tensors: SafetensorsTensor[]): void {
     const prev = sorted[i - 1];
     const t = sorted[i];
     if (prev.fileOffset + prev.byteLength > t.fileOffset) {
-      throw new ToolError(path, `tensor ${t.name} overlaps tensor ${prev.name} at byte ${t.fileOffset}`);
+      throw new ToolError(path, `tensor ${printable(t.name)} overlaps tensor ${printable(prev.name)} at byte ${t.fileOffset}`);
     }
   }
 }
