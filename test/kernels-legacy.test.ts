@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { GgmlType } from "../src/formats/gguf/types.ts";
-import { nearestInt, roundf } from "../src/quant/kernels/common.ts";
+import { fp32BitsToBf16Bits, fp32BitsToFp16Bits, fp32ToFp16Bits } from "../src/quant/half.ts";
+import { nearestInt } from "../src/quant/kernels/common.ts";
 import { bytesToFloat32, dequantizeRows, isQuantizable, quantizeRows } from "../src/quant/kernels/index.ts";
 import { firstByteMismatch, firstFloatMismatch, goldenEntries, loadGolden, rmse, type GoldenTypeName } from "./golden.ts";
 
@@ -165,7 +166,58 @@ describe("common helpers", () => {
     }
   });
 
-  it("roundf rounds half away from zero", () => {
-    expect([2.5, -2.5, 0.5, -0.5, 1.49, -1.51].map(roundf)).toEqual([3, -3, 1, -1, 1, -2]);
+});
+
+describe("float32 -> fp16 / bf16 bits (src/quant/half.ts)", () => {
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+
+  /** Round-to-nearest-even fp16 of a float32 bit pattern, by float64 arithmetic (independent oracle). */
+  function fp16Oracle(bits: number): number {
+    u[0] = bits;
+    const x = f[0];
+    const sign = bits >>> 31 ? 0x8000 : 0;
+    if (Number.isNaN(x)) return sign | 0x7e00;
+    const a = Math.abs(x);
+    if (a >= 65520) return sign | 0x7c00;
+    if (a < 2 ** -14) {
+      // subnormal half: units of 2^-24, ties to even
+      const q = a * 2 ** 24;
+      let r = Math.floor(q);
+      if (q - r > 0.5 || (q - r === 0.5 && r & 1)) r++;
+      return sign | r;
+    }
+    const e = Math.floor(Math.log2(a));
+    const exp = a >= 2 ** (e + 1) ? e + 1 : a < 2 ** e ? e - 1 : e; // guard log2 rounding
+    const m = a / 2 ** exp - 1; // in [0, 1)
+    const q = m * 1024;
+    let r = Math.floor(q);
+    if (q - r > 0.5 || (q - r === 0.5 && r & 1)) r++;
+    return sign | (((exp + 15) << 10) + r);
+  }
+
+  it("fp16 matches round-to-nearest-even over a spread of bit patterns and every boundary", () => {
+    const patterns: number[] = [0x38800000, 0x387fffff, 0x477fefff, 0x477ff000, 0x477fe000, 0x33000000, 0x33000001, 0x33c00000, 0x7f800000, 0x7f800001, 0x7fc00000, 0x80000000, 0xff800000];
+    for (let b = 0; b < 2 ** 32; b += 4099) patterns.push(b);
+    for (let b = 0x38000000; b < 0x39000000; b += 1) if ((b & 0xfff) === 0xfff || (b & 0x1fff) === 0x1000) patterns.push(b); // ties and near-ties
+    for (const b of patterns) {
+      for (const bits of [b >>> 0, (b | 0x80000000) >>> 0]) {
+        const want = fp16Oracle(bits);
+        if (fp32BitsToFp16Bits(bits | 0) !== want) throw new Error(`fp16 of 0x${bits.toString(16)}: got 0x${fp32BitsToFp16Bits(bits | 0).toString(16)}, want 0x${want.toString(16)}`);
+      }
+    }
+    expect(fp32ToFp16Bits(-0)).toBe(0x8000);
+    expect(fp32ToFp16Bits(65519.99)).toBe(0x7bff);
+    expect(fp32ToFp16Bits(2 ** -25)).toBe(0);
+    expect(fp32ToFp16Bits(3 * 2 ** -25)).toBe(2);
+  });
+
+  it("bf16 rounds to nearest even, keeps NaN quiet and its sign", () => {
+    expect(fp32BitsToBf16Bits(0x3f808000)).toBe(0x3f80); // tie, even stays
+    expect(fp32BitsToBf16Bits(0x3f818000)).toBe(0x3f82); // tie, odd rounds up
+    expect(fp32BitsToBf16Bits(0x7f7fffff)).toBe(0x7f80); // float32 max -> inf
+    expect(fp32BitsToBf16Bits(0xff800001 | 0)).toBe(0xffc0); // signalling NaN -> quiet, sign kept
+    expect(fp32BitsToBf16Bits(0x00000001)).toBe(0x0000); // subnormals are not flushed, they round
+    expect(fp32BitsToBf16Bits(0x00008001)).toBe(0x0001);
   });
 });

@@ -18,15 +18,14 @@ export function fp32ToFp16Bits(x: number): number {
 export function fp32BitsToFp16Bits(w: number): number {
   const sign = (w >>> 16) & 0x8000;
   const a = w & 0x7fffffff;
+  if (a >= 0x38800000 && a < 0x477ff000) {
+    // A normal half (the common case): rebias the exponent and drop 13 mantissa bits, rounding
+    // to nearest even with one add (0xfff plus the lowest kept bit); a mantissa carry moves
+    // into the exponent, which is right, and cannot reach inf below 65520.
+    return sign | ((a - 0x38000000 + 0xfff + ((a >>> 13) & 1)) >>> 13);
+  }
   if (a > 0x7f800000) return sign | 0x7e00;
   if (a >= 0x477ff000) return sign | 0x7c00; // >= 65520 (and inf) -> inf
-  if (a >= 0x38800000) {
-    // a normal half: drop 13 mantissa bits, ties to even
-    let h = (((a >>> 23) - 112) << 10) | ((a >>> 13) & 0x3ff);
-    const rest = a & 0x1fff;
-    if (rest > 0x1000 || (rest === 0x1000 && h & 1)) h++;
-    return sign | h;
-  }
   const e = a >>> 23; // a subnormal half or zero
   if (e < 102) return sign;
   const m = (a & 0x7fffff) | 0x800000;
@@ -43,14 +42,14 @@ export function fp32BitsToFp16Bits(w: number): number {
  * included, as ggml's GGML_FP16_TO_FP32), so a table lookup is the fastest path.
  */
 export const FP16_TO_FP32_BITS = (() => {
-  const table = new Uint32Array(65536);
+  const table = new Int32Array(65536); // Int32: every element stays a small integer in V8
   for (let h = 0; h < 65536; h++) {
     const sign = (h & 0x8000) << 16;
     const exp = (h >>> 10) & 0x1f;
     let mant = h & 0x3ff;
-    if (exp === 31) table[h] = (sign | 0x7f800000 | (mant << 13)) >>> 0;
-    else if (exp !== 0) table[h] = (sign | ((exp + 112) << 23) | (mant << 13)) >>> 0;
-    else if (mant === 0) table[h] = sign >>> 0;
+    if (exp === 31) table[h] = (sign | 0x7f800000 | (mant << 13));
+    else if (exp !== 0) table[h] = (sign | ((exp + 112) << 23) | (mant << 13));
+    else if (mant === 0) table[h] = sign;
     else {
       // subnormal half: normalise the mantissa into a normal float32
       let e = 113;
@@ -58,7 +57,7 @@ export const FP16_TO_FP32_BITS = (() => {
         mant <<= 1;
         e--;
       }
-      table[h] = (sign | (e << 23) | ((mant & 0x3ff) << 13)) >>> 0;
+      table[h] = (sign | (e << 23) | ((mant & 0x3ff) << 13));
     }
   }
   return table;

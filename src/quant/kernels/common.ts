@@ -1,6 +1,6 @@
 /**
  * Scalar helpers that reproduce ggml's float32 rounding tricks exactly
- * (quantization-and-gguf.md §4.3, §5, §6). Shared by every kernel module: import them
+ * (quantization-and-gguf.md §4.3, §6). Shared by every kernel module: import them
  * from here, do not copy them.
  *
  * Every argument must already be a float32 value (wrap the C expression in Math.fround first).
@@ -23,9 +23,4 @@ export function nearestInt(x: number): number {
   if (s >= 8388608 && s < 16777216) return s - 12582912;
   F32[0] = s;
   return (U32[0] & 0x7fffff) - 0x400000;
-}
-
-/** C's roundf: round half away from zero (Math.round rounds half up: -2.5 -> -2, roundf gives -3). */
-export function roundf(x: number): number {
-  return x < 0 ? -Math.round(-x) : Math.round(x);
 }

@@ -10,8 +10,9 @@
  */
 import { FP16_TO_FP32_BITS, fp32BitsToBf16Bits, fp32BitsToFp16Bits } from "../half.ts";
 
-function bitsOf(src: Float32Array): Uint32Array {
-  return new Uint32Array(src.buffer, src.byteOffset, src.length);
+/** The float32 bit patterns; Int32 rather than Uint32 so V8 keeps every element a small integer. */
+function bitsOf(src: Float32Array): Int32Array {
+  return new Int32Array(src.buffer, src.byteOffset, src.length);
 }
 
 function bytesOf(a: Float32Array): Uint8Array {

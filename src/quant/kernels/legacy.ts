@@ -11,7 +11,6 @@
  * `src`/`dst` may be views at any byteOffset; blocks are read and written byte by byte.
  */
 import { FP16_TO_FP32, fp32ToFp16Bits } from "../half.ts";
-import { roundf } from "./common.ts";
 
 const QK = 32;
 const HALF = 16;
@@ -28,6 +27,7 @@ function readFp16(src: Uint8Array, o: number): number {
 }
 
 export function quantizeRowsQ8_0(src: Float32Array, dst: Uint8Array): void {
+  const bits = new Int32Array(src.buffer, src.byteOffset, src.length);
   const nb = src.length / QK;
   for (let i = 0, xo = 0, yo = 0; i < nb; i++, xo += QK, yo += 34) {
     let amax = 0;
@@ -39,7 +39,14 @@ export function quantizeRowsQ8_0(src: Float32Array, dst: Uint8Array): void {
     const id = d !== 0 ? Math.fround(1 / d) : 0;
     writeFp16(dst, yo, d);
     const qo = yo + 2;
-    for (let j = 0; j < QK; j++) dst[qo + j] = roundf(Math.fround(src[xo + j] * id)); // int8, wraps like the C cast
+    // (int8_t)roundf(x * id). id >= 0 (or NaN), so |x * id| = |x| * id and the sign is x's:
+    // round |x * id| half up (exact in float64), then give it x's sign without a branch
+    // (s = -1 for negative x). NaN and ±inf give 0, as C's cast does on x86.
+    for (let j = 0; j < QK; j++) {
+      const r = (Math.fround(Math.abs(src[xo + j]) * id) + 0.5) | 0;
+      const s = bits[xo + j] >> 31;
+      dst[qo + j] = (r ^ s) - s;
+    }
   }
 }
 
