@@ -4,10 +4,11 @@
  */
 import { Command, CommanderError } from "commander";
 import { ToolError } from "../formats/errors.ts";
+import * as inspectCommand from "./inspect.ts";
 import * as quantizeCommand from "./quantize.ts";
 
 /** Each command module exports `register(program)`; add a command by adding its module here. */
-const commandModules: Array<{ register(program: Command): void }> = [quantizeCommand];
+const commandModules: Array<{ register(program: Command): void }> = [inspectCommand, quantizeCommand];
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command("gguf-tool")
