@@ -1,0 +1,400 @@
+/**
+ * ggml's K-quants Q2_K, Q3_K, Q4_K, Q5_K, Q6_K: quantize float32 rows and dequantize them back,
+ * byte-identical to llama.cpp's reference quantizers (quantize_row_q*_K_ref) as built on x86-64
+ * (quantization-and-gguf.md §3, §5, §6). Every block of 256 values is quantized on its own, so
+ * any chunking of the rows gives the same bytes.
+ *
+ * Signatures used by the kernel registry (which checks the sizes): quantizeRowsQxK(src, dst)
+ * with src.length a multiple of 256 and dst.length = blocks * bytes per block;
+ * dequantizeRowsQxK(src, dst) the reverse. src/dst may be views at any byteOffset
+ * (SharedArrayBuffer-backed too): bytes are read and written one by one.
+ *
+ * Float32 semantics: one Math.fround per C operation in C's order; `if (!d)` is `d === 0`
+ * (NaN is true in C); casts to uint8/int8 wrap.
+ */
+import { fp16BitsToFp32, fp32ToFp16Bits } from "../half.ts";
+import { GROUP_MAX_EPS, nearestInt } from "./common.ts";
+import { F32_0_1, makeQ3Quants, makeQkx2Quants, makeQxQuants } from "./kquants-search.ts";
+
+const fr = Math.fround;
+const QK_K = 256;
+
+export const Q2_K_BYTES = 84;
+export const Q3_K_BYTES = 110;
+export const Q4_K_BYTES = 144;
+export const Q5_K_BYTES = 176;
+export const Q6_K_BYTES = 210;
+
+// Module-level scratch: the current block's values, levels, weights and sub-block scales.
+const X = new Float32Array(QK_K);
+const L = new Uint8Array(QK_K);
+const W = new Float32Array(32);
+const SCALES = new Float32Array(16);
+const MINS = new Float32Array(16);
+
+function loadBlock(src: Float32Array, at: number): void {
+  for (let i = 0; i < QK_K; i++) X[i] = src[at + i];
+}
+
+/** Stores fp16(v) little-endian at dst[o] and returns the stored value as float32. */
+function storeFp16(dst: Uint8Array, o: number, v: number): number {
+  const h = fp32ToFp16Bits(v);
+  dst[o] = h & 0xff;
+  dst[o + 1] = h >>> 8;
+  return fp16BitsToFp32(h);
+}
+
+function readFp16(src: Uint8Array, o: number): number {
+  return fp16BitsToFp32(src[o] | (src[o + 1] << 8));
+}
+
+/** Packs 2-bit levels L[0..256) as Q2_K/Q3_K `qs` (4 levels 32 apart per byte) at dst[o]. */
+function pack2Bit(dst: Uint8Array, o: number): void {
+  for (let j = 0; j < QK_K; j += 128) {
+    const q = o + j / 4;
+    for (let l = 0; l < 32; l++) {
+      dst[q + l] = L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- Q2_K
+
+export function quantizeRowsQ2K(src: Float32Array, dst: Uint8Array): void {
+  const nb = src.length / QK_K;
+  for (let b = 0; b < nb; b++) {
+    loadBlock(src, b * QK_K);
+    const o = b * Q2_K_BYTES;
+    let maxScale = 0;
+    let maxMin = 0;
+    for (let j = 0; j < 16; j++) {
+      for (let l = 0; l < 16; l++) W[l] = Math.abs(X[16 * j + l]);
+      const scale = makeQkx2Quants(16, 3, X, 16 * j, W, L, 16 * j, MINS, j, -0.5, F32_0_1, 15, true);
+      SCALES[j] = scale;
+      if (scale > maxScale) maxScale = scale;
+      if (MINS[j] > maxMin) maxMin = MINS[j];
+    }
+    let d: number;
+    if (maxScale > 0) {
+      const iscale = fr(15 / maxScale);
+      for (let j = 0; j < 16; j++) dst[o + j] = nearestInt(fr(iscale * SCALES[j])); // uint8 store wraps
+      d = storeFp16(dst, o + 80, fr(maxScale / 15));
+    } else {
+      for (let j = 0; j < 16; j++) dst[o + j] = 0;
+      d = storeFp16(dst, o + 80, 0);
+    }
+    let dmin: number;
+    if (maxMin > 0) {
+      const iscale = fr(15 / maxMin);
+      for (let j = 0; j < 16; j++) dst[o + j] |= nearestInt(fr(iscale * MINS[j])) << 4;
+      dmin = storeFp16(dst, o + 82, fr(maxMin / 15));
+    } else {
+      dmin = storeFp16(dst, o + 82, 0);
+    }
+    for (let j = 0; j < 16; j++) {
+      const sc = dst[o + j];
+      const dj = fr(d * (sc & 15));
+      if (dj === 0) continue; // keeps the search's levels
+      const dm = fr(dmin * (sc >> 4));
+      for (let i = 16 * j; i < 16 * j + 16; i++) {
+        const l = nearestInt(fr(fr(X[i] + dm) / dj));
+        L[i] = l < 0 ? 0 : l > 3 ? 3 : l;
+      }
+    }
+    pack2Bit(dst, o + 16);
+  }
+}
+
+export function dequantizeRowsQ2K(src: Uint8Array, dst: Float32Array): void {
+  const nb = dst.length / QK_K;
+  for (let b = 0; b < nb; b++) {
+    const o = b * Q2_K_BYTES;
+    const d = readFp16(src, o + 80);
+    const min = readFp16(src, o + 82);
+    for (let e = 0; e < QK_K; e++) {
+      const sc = src[o + (e >> 4)];
+      const dl = fr(d * (sc & 15));
+      const ml = fr(min * (sc >> 4));
+      const q = (src[o + 16 + 32 * (e >> 7) + (e & 31)] >> (2 * ((e & 127) >> 5))) & 3;
+      dst[b * QK_K + e] = fr(dl * q) - ml; // the Float32Array store rounds the subtraction
+    }
+  }
+}
+
+// ---------------------------------------------------------------- Q3_K
+
+export function quantizeRowsQ3K(src: Float32Array, dst: Uint8Array): void {
+  const nb = src.length / QK_K;
+  for (let b = 0; b < nb; b++) {
+    loadBlock(src, b * QK_K);
+    const o = b * Q3_K_BYTES;
+    const sc = o + 96;
+    let maxScale = 0;
+    let amax = 0;
+    for (let j = 0; j < 16; j++) {
+      const scale = makeQ3Quants(16, 4, X, 16 * j, L, 16 * j);
+      SCALES[j] = scale;
+      const a = Math.abs(scale);
+      if (a > amax) {
+        amax = a;
+        maxScale = scale;
+      }
+    }
+    for (let k = 0; k < 12; k++) dst[sc + k] = 0;
+    let d: number;
+    if (maxScale !== 0) {
+      const iscale = fr(-32 / maxScale);
+      for (let j = 0; j < 16; j++) {
+        let l = (nearestInt(fr(iscale * SCALES[j])) << 24) >> 24; // int8_t l = nearest_int(...)
+        l = (l < -32 ? -32 : l > 31 ? 31 : l) + 32;
+        if (j < 8) dst[sc + j] = l & 15;
+        else dst[sc + j - 8] |= (l & 15) << 4;
+        dst[sc + 8 + (j & 3)] |= (l >> 4) << (2 * (j >> 2));
+      }
+      d = storeFp16(dst, o + 108, fr(1 / iscale));
+    } else {
+      d = storeFp16(dst, o + 108, 0);
+    }
+    for (let j = 0; j < 16; j++) {
+      const low = j < 8 ? dst[sc + j] & 15 : dst[sc + j - 8] >> 4;
+      const s = (low | (((dst[sc + 8 + (j & 3)] >> (2 * (j >> 2))) & 3) << 4)) - 32;
+      const dj = fr(d * s);
+      if (dj === 0) continue;
+      for (let i = 16 * j; i < 16 * j + 16; i++) {
+        const l = nearestInt(fr(X[i] / dj));
+        L[i] = (l < -4 ? -4 : l > 3 ? 3 : l) + 4;
+      }
+    }
+    // High bit of element e goes to bit e/32 of hmask[e%32]; the low 2 bits to qs.
+    for (let k = 0; k < 32; k++) {
+      let h = 0;
+      for (let bit = 0; bit < 8; bit++) {
+        const e = 32 * bit + k;
+        if (L[e] > 3) {
+          h |= 1 << bit;
+          L[e] -= 4;
+        }
+      }
+      dst[o + k] = h;
+    }
+    pack2Bit(dst, o + 32);
+  }
+}
+
+export function dequantizeRowsQ3K(src: Uint8Array, dst: Float32Array): void {
+  const nb = dst.length / QK_K;
+  for (let b = 0; b < nb; b++) {
+    const o = b * Q3_K_BYTES;
+    const sc = o + 96;
+    const dAll = readFp16(src, o + 108);
+    for (let j = 0; j < 16; j++) {
+      const low = j < 8 ? src[sc + j] & 15 : src[sc + j - 8] >> 4;
+      const s = (low | (((src[sc + 8 + (j & 3)] >> (2 * (j >> 2))) & 3) << 4)) - 32;
+      const dl = fr(dAll * s);
+      for (let e = 16 * j; e < 16 * j + 16; e++) {
+        const low2 = (src[o + 32 + 32 * (e >> 7) + (e & 31)] >> (2 * ((e & 127) >> 5))) & 3;
+        const high = (src[o + (e & 31)] >> (e >> 5)) & 1;
+        dst[b * QK_K + e] = dl * (low2 - (high ? 0 : 4));
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- Q4_K / Q5_K
+
+/** The 6-bit scale and min of sub-block j from the 12 packed bytes at q (get_scale_min_k4). */
+function scaleK4(src: Uint8Array, q: number, j: number): number {
+  return j < 4 ? src[q + j] & 63 : (src[q + j + 4] & 15) | ((src[q + j - 4] >> 6) << 4);
+}
+
+function minK4(src: Uint8Array, q: number, j: number): number {
+  return j < 4 ? src[q + j + 4] & 63 : (src[q + j + 4] >> 4) | ((src[q + j] >> 6) << 4);
+}
+
+/**
+ * Q4_K and Q5_K share everything up to the final levels (nmax 15 or 31): the per-sub-block
+ * searches, the 6-bit scale/min packing at dst[o+4..o+16) and the requantization with the
+ * fp16-ROUNDED super-scales. Leaves the levels in L.
+ */
+function quantizeBlockQ45K(dst: Uint8Array, o: number, nmax: number, rmin: number, nstep: number): void {
+  let maxScale = 0;
+  let maxMin = 0;
+  for (let j = 0; j < 8; j++) {
+    const x0 = 32 * j;
+    let sumX2 = 0;
+    for (let l = 0; l < 32; l++) sumX2 = fr(sumX2 + fr(X[x0 + l] * X[x0 + l]));
+    const av = fr(Math.sqrt(fr(sumX2 / 32))); // float64 sqrt then one rounding = sqrtf
+    for (let l = 0; l < 32; l++) W[l] = av + Math.abs(X[x0 + l]); // the store rounds the sum
+    const scale = makeQkx2Quants(32, nmax, X, x0, W, L, x0, MINS, j, rmin, F32_0_1, nstep, false);
+    SCALES[j] = scale;
+    if (scale > maxScale) maxScale = scale;
+    if (MINS[j] > maxMin) maxMin = MINS[j];
+  }
+  const invScale = maxScale > 0 ? fr(63 / maxScale) : 0;
+  const invMin = maxMin > 0 ? fr(63 / maxMin) : 0;
+  const q = o + 4;
+  for (let j = 0; j < 8; j++) {
+    let ls = nearestInt(fr(invScale * SCALES[j])) & 0xff; // uint8_t, then MIN(63, .)
+    let lm = nearestInt(fr(invMin * MINS[j])) & 0xff;
+    ls = ls < 63 ? ls : 63;
+    lm = lm < 63 ? lm : 63;
+    if (j < 4) {
+      dst[q + j] = ls;
+      dst[q + j + 4] = lm;
+    } else {
+      dst[q + j + 4] = (ls & 15) | ((lm & 15) << 4);
+      dst[q + j - 4] |= (ls >> 4) << 6;
+      dst[q + j] |= (lm >> 4) << 6;
+    }
+  }
+  const d = storeFp16(dst, o, fr(maxScale / 63));
+  const dmin = storeFp16(dst, o + 2, fr(maxMin / 63));
+  for (let j = 0; j < 8; j++) {
+    const dj = fr(d * scaleK4(dst, q, j));
+    if (dj === 0) continue;
+    const dm = fr(dmin * minK4(dst, q, j));
+    for (let i = 32 * j; i < 32 * j + 32; i++) {
+      const l = nearestInt(fr(fr(X[i] + dm) / dj));
+      L[i] = l < 0 ? 0 : l > nmax ? nmax : l;
+    }
+  }
+}
+
+export function quantizeRowsQ4K(src: Float32Array, dst: Uint8Array): void {
+  const nb = src.length / QK_K;
+  for (let b = 0; b < nb; b++) {
+    loadBlock(src, b * QK_K);
+    const o = b * Q4_K_BYTES;
+    quantizeBlockQ45K(dst, o, 15, -1, 20);
+    for (let j = 0; j < QK_K; j += 64) {
+      const qs = o + 16 + j / 2;
+      for (let l = 0; l < 32; l++) dst[qs + l] = L[j + l] | (L[j + l + 32] << 4);
+    }
+  }
+}
+
+export function dequantizeRowsQ4K(src: Uint8Array, dst: Float32Array): void {
+  const nb = dst.length / QK_K;
+  for (let b = 0; b < nb; b++) {
+    const o = b * Q4_K_BYTES;
+    const d = readFp16(src, o);
+    const min = readFp16(src, o + 2);
+    for (let j = 0; j < 8; j++) {
+      const dl = fr(d * scaleK4(src, o + 4, j));
+      const ml = fr(min * minK4(src, o + 4, j));
+      const qs = o + 16 + 32 * (j >> 1);
+      const shift = 4 * (j & 1);
+      const y = b * QK_K + 32 * j;
+      for (let l = 0; l < 32; l++) dst[y + l] = fr(dl * ((src[qs + l] >> shift) & 15)) - ml;
+    }
+  }
+}
+
+export function quantizeRowsQ5K(src: Float32Array, dst: Uint8Array): void {
+  const nb = src.length / QK_K;
+  for (let b = 0; b < nb; b++) {
+    loadBlock(src, b * QK_K);
+    const o = b * Q5_K_BYTES;
+    quantizeBlockQ45K(dst, o, 31, -0.5, 15);
+    // Low nibbles as Q4_K (qs at 48); bit 4 of element e is bit 2*(e/64) + ((e%64) >= 32) of qh[e%32].
+    for (let l = 0; l < 32; l++) {
+      let h = 0;
+      for (let c = 0; c < 4; c++) {
+        const l1 = L[64 * c + l];
+        const l2 = L[64 * c + l + 32];
+        h |= ((l1 >> 4) << (2 * c)) | ((l2 >> 4) << (2 * c + 1));
+        dst[o + 48 + 32 * c + l] = (l1 & 15) | ((l2 & 15) << 4);
+      }
+      dst[o + 16 + l] = h;
+    }
+  }
+}
+
+export function dequantizeRowsQ5K(src: Uint8Array, dst: Float32Array): void {
+  const nb = dst.length / QK_K;
+  for (let b = 0; b < nb; b++) {
+    const o = b * Q5_K_BYTES;
+    const d = readFp16(src, o);
+    const min = readFp16(src, o + 2);
+    for (let j = 0; j < 8; j++) {
+      const dl = fr(d * scaleK4(src, o + 4, j));
+      const ml = fr(min * minK4(src, o + 4, j));
+      const qs = o + 48 + 32 * (j >> 1);
+      const shift = 4 * (j & 1);
+      const y = b * QK_K + 32 * j;
+      for (let l = 0; l < 32; l++) {
+        const q = ((src[qs + l] >> shift) & 15) | (((src[o + 16 + l] >> j) & 1) << 4);
+        dst[y + l] = fr(dl * q) - ml;
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- Q6_K
+
+export function quantizeRowsQ6K(src: Float32Array, dst: Uint8Array): void {
+  const nb = src.length / QK_K;
+  for (let b = 0; b < nb; b++) {
+    loadBlock(src, b * QK_K);
+    const o = b * Q6_K_BYTES;
+    let maxScale = 0;
+    let maxAbs = 0;
+    for (let j = 0; j < 16; j++) {
+      const scale = makeQxQuants(16, 32, X, 16 * j, L, 16 * j);
+      SCALES[j] = scale;
+      const a = Math.abs(scale);
+      if (a > maxAbs) {
+        maxAbs = a;
+        maxScale = scale;
+      }
+    }
+    if (maxAbs < GROUP_MAX_EPS) {
+      dst.fill(0, o, o + Q6_K_BYTES);
+      continue;
+    }
+    const iscale = fr(-128 / maxScale);
+    const d = storeFp16(dst, o + 208, fr(1 / iscale));
+    for (let j = 0; j < 16; j++) {
+      const v = nearestInt(fr(iscale * SCALES[j]));
+      dst[o + 192 + j] = v < 127 ? v : 127; // int8 store wraps
+    }
+    for (let j = 0; j < 16; j++) {
+      const dj = fr(d * ((dst[o + 192 + j] << 24) >> 24));
+      if (dj === 0) continue;
+      for (let i = 16 * j; i < 16 * j + 16; i++) {
+        const l = nearestInt(fr(X[i] / dj));
+        L[i] = (l < -32 ? -32 : l > 31 ? 31 : l) + 32;
+      }
+    }
+    for (let j = 0; j < QK_K; j += 128) {
+      const ql = o + j / 2;
+      const qh = o + 128 + j / 4;
+      for (let l = 0; l < 32; l++) {
+        const q1 = L[j + l];
+        const q2 = L[j + l + 32];
+        const q3 = L[j + l + 64];
+        const q4 = L[j + l + 96];
+        dst[ql + l] = (q1 & 15) | ((q3 & 15) << 4);
+        dst[ql + l + 32] = (q2 & 15) | ((q4 & 15) << 4);
+        dst[qh + l] = (q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6);
+      }
+    }
+  }
+}
+
+export function dequantizeRowsQ6K(src: Uint8Array, dst: Float32Array): void {
+  const nb = dst.length / QK_K;
+  for (let b = 0; b < nb; b++) {
+    const o = b * Q6_K_BYTES;
+    const d = readFp16(src, o + 208);
+    for (let e = 0; e < QK_K; e++) {
+      const h = e >> 7;
+      const k = (e & 127) >> 5;
+      const l = e & 31;
+      const low = (src[o + 64 * h + l + 32 * (k & 1)] >> (4 * (k >> 1))) & 15;
+      const high = (src[o + 128 + 32 * h + l] >> (2 * k)) & 3;
+      const scale = (src[o + 192 + (e >> 4)] << 24) >> 24;
+      dst[b * QK_K + e] = fr(d * scale) * ((low | (high << 4)) - 32);
+    }
+  }
+}
