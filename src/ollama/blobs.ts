@@ -50,8 +50,8 @@ export function blobPath(modelsDir: string, digest: string): string {
   return join(modelsDir, "blobs", blobFileName(digest));
 }
 
-/** Bytes to store: any async iterable of chunks (a Node Readable is one). */
-export type ByteSource = AsyncIterable<Uint8Array>;
+/** Bytes to store: chunks from an async iterable (a Node Readable is one) or a plain array/iterable. */
+export type ByteSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 
 export interface BlobWriteResult {
   /** `sha256:<hex>` */
@@ -76,6 +76,58 @@ export async function hashStream(source: ByteSource): Promise<{ digest: Digest; 
 /** sha256 and length of a file, read in 1 MiB chunks. */
 export async function hashFile(path: string): Promise<{ digest: Digest; size: number }> {
   return hashStream(createReadStream(path, { highWaterMark: 1 << 20 }));
+}
+
+/**
+ * A stored blob's bytes in 1 MiB chunks, checked against its name as they go: after the last chunk
+ * the sha256 (and `expectedSize`, when given) must match, else a ToolError is thrown, so a writer
+ * fed from this aborts instead of completing a copy of a corrupt blob.
+ */
+export async function* readBlobVerified(modelsDir: string, digest: string, expectedSize?: number): AsyncGenerator<Buffer> {
+  const d = parseDigest(digest);
+  const path = blobPath(modelsDir, d);
+  const hash = createHash("sha256");
+  let size = 0;
+  const stream = createReadStream(path, { highWaterMark: 1 << 20 });
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      size += chunk.length;
+      yield chunk;
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new ToolError(d, "blob is missing from the store (run gguf-tool verify)");
+    throw storeFsError(err, path, "read a blob");
+  } finally {
+    stream.destroy();
+  }
+  const got = `sha256:${hash.digest("hex")}`;
+  if (got !== d) throw new ToolError(d, `blob in the store is corrupt: its content hashes to ${got} (run gguf-tool verify)`);
+  if (expectedSize !== undefined && size !== expectedSize) {
+    throw new ToolError(d, `blob is ${size} bytes but the manifest says ${expectedSize}`);
+  }
+}
+
+/** Largest text/JSON layer (template, system, params, license, messages, config) read into memory. */
+export const MAX_TEXT_BLOB_BYTES = 16 << 20;
+
+/**
+ * A small stored blob (config or a text layer) read whole and checked against its digest. Its size
+ * is checked against `maxBytes` before anything is allocated.
+ */
+export async function readSmallBlob(modelsDir: string, digest: string, maxBytes = MAX_TEXT_BLOB_BYTES): Promise<Buffer> {
+  const d = parseDigest(digest);
+  const path = blobPath(modelsDir, d);
+  let size: number | undefined;
+  try {
+    size = (await stat(path)).size;
+  } catch {
+    throw new ToolError(d, "blob is missing from the store (run gguf-tool verify)");
+  }
+  if (size > maxBytes) throw new ToolError(d, `blob is ${size} bytes, more than the ${maxBytes} expected for this layer`);
+  const parts: Buffer[] = [];
+  for await (const chunk of readBlobVerified(modelsDir, d)) parts.push(chunk);
+  return Buffer.concat(parts);
 }
 
 /** Ollama's `touchLayer`: a reused blob gets a fresh mtime so the 1 h prune grace period starts again. */
@@ -156,7 +208,7 @@ export async function writeBlobFromStream(
 
 /** Stores bytes already in memory (config, template, params... layers) as a blob. */
 export async function writeBlobBytes(modelsDir: string, bytes: Uint8Array): Promise<BlobWriteResult> {
-  return writeBlobFromStream(modelsDir, [bytes] as unknown as ByteSource);
+  return writeBlobFromStream(modelsDir, [bytes]);
 }
 
 /** Renames a complete temp file to its blob name, or drops it when that blob already exists. */

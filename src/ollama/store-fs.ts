@@ -52,14 +52,16 @@ export async function applyStoreOwner(modelsDir: string, path: string): Promise<
 }
 
 /**
- * Turns a file-system error into a one-line ToolError: a permission error names the folder and the
- * permission that is missing; anything else keeps Node's message without the stack.
+ * Turns a file-system error into a one-line ToolError: a permission error names the folder, its
+ * owner and mode, and the permission that is missing (read for `action`s that start with "read",
+ * else write); anything else keeps Node's reason without the stack.
  */
 export function storeFsError(err: unknown, path: string, action: string): ToolError {
   if (err instanceof ToolError) return err;
   const e = err as NodeJS.ErrnoException;
   if (e.code === "EACCES" || e.code === "EPERM") {
-    const dir = e.code === "EACCES" ? nearestExistingDir(path) : path;
+    const reading = action.startsWith("read");
+    const dir = reading ? path : nearestExistingDir(path);
     let ownerInfo = "";
     try {
       const st = statSync(dir);
@@ -69,7 +71,7 @@ export function storeFsError(err: unknown, path: string, action: string): ToolEr
     }
     return new ToolError(
       path,
-      `permission denied: ${action} needs write permission on ${dir}${ownerInfo}; run as the store's owner ` +
+      `cannot ${action}: ${reading ? "read" : "write"} permission denied on ${dir}${ownerInfo}; run as the store's owner ` +
         `(e.g. sudo -u ollama for the Linux service) or as root, which keeps that owner`,
     );
   }
@@ -121,7 +123,10 @@ export async function storeTempDir(modelsDir: string): Promise<string> {
   return ensureStoreDir(modelsDir, STORE_TEMP_DIR_NAME);
 }
 
-/** Temp files that exist right now; removed on exit, SIGINT or SIGTERM if still there. */
+/**
+ * Temp files that exist right now; removed at process exit if still there. The CLI's SIGINT/SIGTERM
+ * handler (src/cli/signals.ts) ends with `process.exit`, which runs this too.
+ */
 const liveTempFiles = new Set<string>();
 let cleanupInstalled = false;
 
@@ -140,20 +145,11 @@ function installCleanup(): void {
   if (cleanupInstalled) return;
   cleanupInstalled = true;
   process.on("exit", removeLiveTempFilesSync);
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    const onSignal = (): void => {
-      removeLiveTempFilesSync();
-      // then die of the same signal, as if we had not been listening
-      process.removeListener(signal, onSignal);
-      process.kill(process.pid, signal);
-    };
-    process.on(signal, onSignal);
-  }
 }
 
 /**
  * A fresh temp path `<dir>/<pid>-<random><suffix>` (the pid lets `prune` tell a crashed writer's
- * leftovers from a live one's). It is removed at exit or on a signal unless {@link releaseTempPath}
+ * leftovers from a live one's). It is removed at exit (Ctrl-C included) unless {@link releaseTempPath}
  * was called after it was renamed into place.
  */
 export function trackedTempPath(dir: string, suffix = ".tmp"): string {

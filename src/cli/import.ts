@@ -1,0 +1,31 @@
+/** `gguf-tool import <folder | file.tar> [--as name:tag] [--force]`: brings exported models into the store. */
+import type { Command } from "commander";
+import { humanBytes } from "../ollama/human-units.ts";
+import { importModels } from "../ollama/import.ts";
+import { parseModelName } from "../ollama/names.ts";
+import { type ModelsDirFlags, modelsDirFrom, withModelsDirOption } from "./store-options.ts";
+
+interface ImportFlags extends ModelsDirFlags {
+  as?: string;
+  force?: boolean;
+}
+
+export function register(program: Command): void {
+  withModelsDirOption(
+    program
+      .command("import")
+      .description(
+        "Import models exported by `gguf-tool export` (a folder or a .tar, read as a stream): every blob's sha256 is checked " +
+          "before it is placed, manifests are written last, and nothing outside the store can be written",
+      )
+      .argument("<source>", "export folder (manifests/ + blobs/) or .tar / .tar.gz file")
+      .option("--as <name>", "install the (single) model under this name[:tag]")
+      .option("--force", "replace an installed model of the same name that differs"),
+  ).action(async (source: string, flags: ImportFlags) => {
+    const modelsDir = modelsDirFrom(flags);
+    const r = await importModels(modelsDir, source, { as: flags.as === undefined ? undefined : parseModelName(flags.as), force: flags.force });
+    for (const w of r.warnings) process.stderr.write(`gguf-tool: warning: ${w}\n`);
+    for (const m of r.models) process.stdout.write(`${m.status} '${m.name}'\n`);
+    process.stdout.write(`${r.blobsWritten} blobs written (${humanBytes(r.bytesWritten)}), ${r.blobsReused} already in ${modelsDir}\n`);
+  });
+}

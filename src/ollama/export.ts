@@ -1,0 +1,265 @@
+/**
+ * Getting models out of the store: `export` writes manifests and exactly their blobs in Ollama's own
+ * layout (a folder, or a tar of it) that `import` (or a plain copy into a models dir) takes back;
+ * `export --gguf` writes the plain model GGUF plus a Modelfile that recreates the model.
+ * Every output file is written under a temporary name and renamed when complete, and every blob
+ * is re-hashed as it is copied, so a corrupt store never yields a silently corrupt export.
+ */
+import { mkdir, stat } from "node:fs/promises";
+import { basename, dirname, extname, join } from "node:path";
+import { createAtomicFile, type AtomicFile } from "../formats/atomic-file.ts";
+import { ToolError } from "../formats/errors.ts";
+import { blobFileName, blobPath, type ByteSource, readBlobVerified, readSmallBlob } from "./blobs.ts";
+import { type Layer, type ManifestFile, manifestBlobs, MEDIA_TYPES, readManifest } from "./manifest.ts";
+import { type ModelfileMessage, printModelfile } from "./modelfile.ts";
+import { displayName, type ModelName } from "./names.ts";
+import { decodeParamsJson, type Params } from "./params.ts";
+import { TarWriter } from "./tar.ts";
+
+export interface ExportResult {
+  output: string;
+  format: "folder" | "tar";
+  /** display names of the exported models */
+  models: string[];
+  blobs: number;
+  /** bytes of blob data exported */
+  bytes: number;
+  /** blobs already in the output folder with the right size, not copied again */
+  skippedExisting: number;
+  warnings: string[];
+}
+
+/** Writes all of `source` to an open atomic file. */
+async function writeAll(file: AtomicFile, source: ByteSource): Promise<void> {
+  for await (const chunk of source) {
+    let off = 0;
+    while (off < chunk.byteLength) off += (await file.handle.write(chunk, off, chunk.byteLength - off)).bytesWritten;
+  }
+}
+
+/** Writes `dest` from `source` through a temporary file; nothing is left at `dest` on failure. */
+async function writeFileAtomically(dest: string, source: ByteSource): Promise<void> {
+  const file = await createAtomicFile(dest);
+  try {
+    await writeAll(file, source);
+  } catch (err) {
+    await file.abort();
+    throw err;
+  }
+  await file.commit();
+}
+
+async function fileSize(path: string): Promise<number | undefined> {
+  try {
+    const st = await stat(path);
+    return st.isFile() ? st.size : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The manifests to export, each once, and their blobs, each once, all checked present first. */
+async function collect(modelsDir: string, names: ModelName[]): Promise<{ manifests: ManifestFile[]; blobs: Layer[]; warnings: string[] }> {
+  const manifests: ManifestFile[] = [];
+  for (const n of names) {
+    const m = await readManifest(modelsDir, n);
+    if (!manifests.some((x) => x.path === m.path)) manifests.push(m);
+  }
+  const blobs = new Map<string, Layer>();
+  for (const m of manifests) for (const l of manifestBlobs(m.manifest)) blobs.set(l.digest, l);
+  for (const l of blobs.values()) {
+    const size = await fileSize(blobPath(modelsDir, l.digest));
+    if (size === undefined) throw new ToolError(l.digest, "blob is missing from the store (run gguf-tool verify)");
+    if (size !== l.size) throw new ToolError(l.digest, `blob is ${size} bytes but the manifest says ${l.size} (run gguf-tool verify)`);
+  }
+  const warnings = manifests
+    .filter((m) => m.name.host.includes(":"))
+    .map((m) => `${displayName(m.name)}: its host has a ":" (a port), so this export cannot be copied onto Windows`);
+  return { manifests, blobs: [...blobs.values()], warnings };
+}
+
+const manifestRelPath = (n: ModelName) => ["manifests", n.host, n.namespace, n.model, n.tag];
+
+/**
+ * Exports models to `output`: a `.tar` file, or else a folder (created if needed; other exports
+ * already in it are kept). Layout: `manifests/<host>/<namespace>/<model>/<tag>` with each manifest's
+ * exact bytes, and `blobs/sha256-<hex>` (no `:`, so Windows can hold it). In a folder the blobs are
+ * written first and the manifests last; a tar has the manifests first so `import` can check them
+ * before reading any blob.
+ */
+export async function exportModels(
+  modelsDir: string,
+  names: ModelName[],
+  output: string,
+  onBlob?: (digest: string, size: number) => void,
+): Promise<ExportResult> {
+  const { manifests, blobs, warnings } = await collect(modelsDir, names);
+  const result: ExportResult = {
+    output,
+    format: output.toLowerCase().endsWith(".tar") ? "tar" : "folder",
+    models: manifests.map((m) => displayName(m.name)),
+    blobs: blobs.length,
+    bytes: 0,
+    skippedExisting: 0,
+    warnings,
+  };
+  if (result.format === "tar") {
+    await exportTar(modelsDir, manifests, blobs, output, onBlob);
+    result.bytes = blobs.reduce((s, l) => s + l.size, 0);
+    return result;
+  }
+  try {
+    await mkdir(join(output, "blobs"), { recursive: true });
+  } catch (err) {
+    throw new ToolError(output, `cannot create the export folder: ${(err as Error).message}`);
+  }
+  for (const l of blobs) {
+    const dest = join(output, "blobs", blobFileName(l.digest));
+    if ((await fileSize(dest)) === l.size) {
+      result.skippedExisting++;
+      continue;
+    }
+    onBlob?.(l.digest, l.size);
+    await writeFileAtomically(dest, readBlobVerified(modelsDir, l.digest, l.size));
+    result.bytes += l.size;
+  }
+  for (const m of manifests) {
+    const rel = manifestRelPath(m.name);
+    await mkdir(join(output, ...rel.slice(0, -1)), { recursive: true });
+    await writeFileAtomically(join(output, ...rel), [m.bytes]);
+  }
+  return result;
+}
+
+async function exportTar(
+  modelsDir: string,
+  manifests: ManifestFile[],
+  blobs: Layer[],
+  output: string,
+  onBlob?: (digest: string, size: number) => void,
+): Promise<void> {
+  const file = await createAtomicFile(output);
+  try {
+    const tar = new TarWriter((chunk) => writeAll(file, [chunk]));
+    const dirs = new Set<string>();
+    for (const m of manifests) {
+      const rel = manifestRelPath(m.name);
+      for (let i = 1; i < rel.length; i++) {
+        const d = rel.slice(0, i).join("/");
+        if (dirs.has(d)) continue;
+        dirs.add(d);
+        await tar.addDirectory(d, m.modifiedAt);
+      }
+      await tar.addFile(rel.join("/"), m.bytes.length, [m.bytes], m.modifiedAt);
+    }
+    const now = new Date();
+    await tar.addDirectory("blobs", now);
+    for (const l of blobs) {
+      onBlob?.(l.digest, l.size);
+      await tar.addFile(`blobs/${blobFileName(l.digest)}`, l.size, readBlobVerified(modelsDir, l.digest, l.size), now);
+    }
+    await tar.finish();
+  } catch (err) {
+    await file.abort();
+    throw err;
+  }
+  await file.commit();
+}
+
+export interface GgufExportResult {
+  /** the model GGUF written */
+  gguf: string;
+  /** projector, adapter and draft GGUFs written beside it */
+  extraFiles: string[];
+  modelfile: string;
+  /** Modelfile commands whose value could not be written so that it reads back unchanged */
+  inexact: string[];
+}
+
+/** Layers of a manifest, by role, as Ollama's `GetModel` reads them (§4.1, §5). */
+function layersByRole(layers: Layer[]) {
+  const of = (...types: string[]) => layers.filter((l) => types.includes(l.mediaType));
+  const last = (...types: string[]) => of(...types).at(-1);
+  return {
+    model: last(MEDIA_TYPES.model),
+    projectors: of(MEDIA_TYPES.projector),
+    adapters: of(MEDIA_TYPES.adapter),
+    draft: last(MEDIA_TYPES.draft),
+    template: last(MEDIA_TYPES.template, MEDIA_TYPES.prompt),
+    system: last(MEDIA_TYPES.system),
+    params: of(MEDIA_TYPES.params),
+    licenses: of(MEDIA_TYPES.license),
+    messages: last(MEDIA_TYPES.messages),
+  };
+}
+
+const utf8 = (b: Buffer) => b.toString("utf8");
+
+/**
+ * `export --gguf`: writes the model's GGUF to `output` exactly as stored, projector/adapter/draft
+ * GGUFs beside it (`<stem>-projector.gguf`, ...), and a `Modelfile` in the same folder with
+ * `FROM ./<file>` lines plus its TEMPLATE, SYSTEM, PARAMETER, LICENSE and MESSAGE layers, so
+ * `ollama create` (or `gguf-tool create`) gives the model back. Existing files are only replaced
+ * with `force`.
+ */
+export async function exportGguf(modelsDir: string, name: ModelName, output: string, options: { force?: boolean } = {}): Promise<GgufExportResult> {
+  const file = await readManifest(modelsDir, name);
+  const roles = layersByRole(file.manifest.layers);
+  if (!roles.model) {
+    throw new ToolError(displayName(file.name), "has no GGUF model layer (a safetensors-native model?); use `export` without --gguf");
+  }
+  const dir = dirname(output);
+  const ext = extname(output) || ".gguf";
+  const stem = basename(output, extname(output));
+  const sibling = (suffix: string, i: number, count: number) => join(dir, `${stem}-${suffix}${count > 1 ? `-${i + 1}` : ""}${ext}`);
+  const ggufs: Array<{ layer: Layer; path: string }> = [{ layer: roles.model, path: output }];
+  roles.projectors.forEach((l, i) => ggufs.push({ layer: l, path: sibling("projector", i, roles.projectors.length) }));
+  roles.adapters.forEach((l, i) => ggufs.push({ layer: l, path: sibling("adapter", i, roles.adapters.length) }));
+  if (roles.draft) ggufs.push({ layer: roles.draft, path: sibling("draft", 0, 1) });
+  const modelfilePath = join(dir, "Modelfile");
+
+  if (!options.force) {
+    for (const p of [...ggufs.map((g) => g.path), modelfilePath]) {
+      if ((await fileSize(p)) !== undefined) throw new ToolError(p, "already exists; pass --force to replace it");
+    }
+  }
+
+  const read = async (l: Layer | undefined) => (l ? utf8(await readSmallBlob(modelsDir, l.digest)) : undefined);
+  let params: Params | undefined;
+  for (const l of roles.params) {
+    const text = (await read(l))!;
+    let p: Params;
+    try {
+      p = decodeParamsJson(text);
+    } catch (err) {
+      throw new ToolError(l.digest, `params layer is not valid: ${(err as Error).message}`);
+    }
+    params = params ? new Map([...params, ...p]) : p;
+  }
+  let messages: ModelfileMessage[] | undefined;
+  if (roles.messages) {
+    const parsed: unknown = JSON.parse((await read(roles.messages))!);
+    if (!Array.isArray(parsed)) throw new ToolError(roles.messages.digest, "messages layer is not a JSON array");
+    messages = parsed.map((m: { role?: unknown; content?: unknown }) => ({
+      role: String(m.role).toLowerCase() as ModelfileMessage["role"],
+      content: typeof m.content === "string" ? m.content : "",
+    }));
+  }
+  const rel = (p: string) => `./${basename(p)}`;
+  const printed = printModelfile({
+    comments: [`Modelfile exported by gguf-tool from ${displayName(file.name)}`, `Recreate it with: ollama create <name> -f Modelfile`],
+    model: rel(output),
+    projectors: ggufs.filter((g) => g.layer.mediaType === MEDIA_TYPES.projector).map((g) => rel(g.path)),
+    adapters: ggufs.filter((g) => g.layer.mediaType === MEDIA_TYPES.adapter).map((g) => rel(g.path)),
+    draft: roles.draft ? rel(ggufs.at(-1)!.path) : undefined,
+    template: await read(roles.template),
+    system: await read(roles.system),
+    params,
+    licenses: await Promise.all(roles.licenses.map(async (l) => (await read(l))!)),
+    messages,
+  });
+
+  for (const g of ggufs) await writeFileAtomically(g.path, readBlobVerified(modelsDir, g.layer.digest, g.layer.size));
+  await writeFileAtomically(modelfilePath, [Buffer.from(printed.text, "utf8")]);
+  return { gguf: output, extraFiles: ggufs.slice(1).map((g) => g.path), modelfile: modelfilePath, inexact: printed.inexact };
+}

@@ -1,0 +1,120 @@
+/**
+ * Reading the whole store as `ollama list` / `GET /api/tags` do (ollama-store.md §4.3): every
+ * manifest with its ID (sha256 of the manifest file), total size and age, newest first. Models
+ * Ollama would drop (unreadable manifest, missing or invalid config blob) are returned apart.
+ */
+import { readFile, stat } from "node:fs/promises";
+import { blobPath } from "./blobs.ts";
+import { MAX_MANIFEST_BYTES, manifestTotalSize, modelLayer, readManifestFile, scanManifests } from "./manifest.ts";
+import { displayName, type ModelName } from "./names.ts";
+
+/** The `details` object of `/api/tags`, from the config blob. */
+export interface ModelDetails {
+  parent_model: string;
+  format: string;
+  family: string;
+  families: string[] | null;
+  parameter_size: string;
+  quantization_level: string;
+}
+
+/** One row of `ollama list`. */
+export interface ListedModel {
+  name: ModelName;
+  /** NAME: the shortest display form, e.g. `tiny:latest` */
+  displayName: string;
+  /** ID: the first 12 hex digits of {@link digest} */
+  id: string;
+  /** hex sha256 of the manifest file bytes */
+  digest: string;
+  /** SIZE in bytes: config plus all layers, from the manifest */
+  size: number;
+  /** a cloud/remote stub (config `remote_host`): SIZE prints as `-` */
+  remote: boolean;
+  /** MODIFIED: the manifest file's mtime */
+  modifiedAt: Date;
+  manifestPath: string;
+  details: ModelDetails;
+}
+
+/** A manifest `ollama list` would leave out, and why. */
+export interface SkippedManifest {
+  path: string;
+  reason: string;
+}
+
+interface ConfigV2 {
+  model_format?: unknown;
+  model_family?: unknown;
+  model_families?: unknown;
+  model_type?: unknown;
+  file_type?: unknown;
+  remote_host?: unknown;
+}
+
+const str = (v: unknown): string => (typeof v === "string" ? v : "");
+
+/** Reads and parses a config blob; undefined when it is missing, too large or not a JSON object. */
+async function readConfig(path: string): Promise<ConfigV2 | undefined> {
+  try {
+    const st = await stat(path);
+    if (!st.isFile() || st.size > MAX_MANIFEST_BYTES) return undefined;
+    const v: unknown = JSON.parse(await readFile(path, "utf8"));
+    return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as ConfigV2) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Every model in the store as `ollama list` shows it, newest first (ties in path order). A manifest
+ * whose path is not a valid name, that does not parse, or whose config blob is missing or not JSON
+ * is left out of `models` and reported in `skipped`, as Ollama leaves it out with a log warning.
+ */
+export async function listModels(modelsDir: string): Promise<{ models: ListedModel[]; skipped: SkippedManifest[] }> {
+  const models: ListedModel[] = [];
+  const skipped: SkippedManifest[] = [];
+  for (const entry of await scanManifests(modelsDir)) {
+    if (!entry.name) {
+      skipped.push({ path: entry.path, reason: `"${entry.relativePath}" is not a valid model name` });
+      continue;
+    }
+    let file;
+    try {
+      file = await readManifestFile(entry.path, entry.name);
+    } catch (err) {
+      skipped.push({ path: entry.path, reason: err instanceof Error ? (err as { detail?: string }).detail ?? err.message : String(err) });
+      continue;
+    }
+    let config: ConfigV2 = {};
+    if (file.manifest.config) {
+      const c = await readConfig(blobPath(modelsDir, file.manifest.config.digest));
+      if (!c) {
+        skipped.push({ path: entry.path, reason: `config blob ${file.manifest.config.digest} is missing or not valid JSON` });
+        continue;
+      }
+      config = c;
+    }
+    models.push({
+      name: entry.name,
+      displayName: displayName(entry.name),
+      id: file.digest.slice(0, 12),
+      digest: file.digest,
+      size: manifestTotalSize(file.manifest),
+      remote: str(config.remote_host) !== "",
+      modifiedAt: file.modifiedAt,
+      manifestPath: entry.path,
+      details: {
+        parent_model: modelLayer(file.manifest)?.from ?? "",
+        format: str(config.model_format),
+        family: str(config.model_family),
+        families: Array.isArray(config.model_families) ? config.model_families.filter((f): f is string => typeof f === "string") : null,
+        parameter_size: str(config.model_type),
+        quantization_level: str(config.file_type),
+      },
+    });
+  }
+  // newest first; Array.prototype.sort is stable, so equal times keep path order
+  models.sort((a, b) => Math.trunc(b.modifiedAt.getTime() / 1000) - Math.trunc(a.modifiedAt.getTime() / 1000));
+  return { models, skipped };
+}

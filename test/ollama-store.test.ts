@@ -1,0 +1,205 @@
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { blobPath, writeBlobBytes } from "../src/ollama/blobs.ts";
+import { readManifest } from "../src/ollama/manifest.ts";
+import { parseModelName } from "../src/ollama/names.ts";
+import { executePrune, planPrune, verifyStore } from "../src/ollama/store-maintain.ts";
+import { STORE_TEMP_DIR_NAME } from "../src/ollama/store-fs.ts";
+import { runCli } from "./helpers/cli.ts";
+import { installTestModel, snapshotFiles } from "./helpers/ollama-store-builder.ts";
+
+const CLI_MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "gguf-tool-store-"));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const blobs = () => readdirSync(join(dir, "blobs")).sort();
+const cli = (...args: string[]) => runCli([...args, "--models-dir", dir]);
+const manifestFile = (...parts: string[]) => join(dir, "manifests", ...parts);
+
+describe("cp and rm", () => {
+  it("cp copies the manifest byte for byte and adds no blob (ollama-observed.md §8)", async () => {
+    const bytes = await installTestModel(dir, "tiny", { template: "{{ .Prompt }}" });
+    const before = blobs();
+    const r = cli("cp", "TINY", "myns/copied:t1");
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe("copied 'tiny:latest' to 'myns/copied:t1'\n");
+    expect(readFileSync(manifestFile("registry.ollama.ai", "myns", "copied", "t1"))).toEqual(bytes);
+    expect(blobs()).toEqual(before);
+    expect(cli("cp", "nope", "x").stderr).toMatch(/^gguf-tool: nope:latest: model not found/);
+    expect(cli("cp", "tiny", "../x").status).toBe(1);
+  });
+
+  it("rm keeps blobs another model uses, then removes them with the last user, and empty folders", async () => {
+    await installTestModel(dir, "handmade:v1", { params: '{"num_predict":8}\n' });
+    await installTestModel(dir, "other", { variant: "x", params: '{"num_predict":8}\n' });
+    expect(cli("cp", "handmade:v1", "myns/copied:t1").status).toBe(0);
+    const all = blobs();
+    expect(all).toHaveLength(4); // model, config, params shared; other's model
+    let r = cli("rm", "handmade:v1");
+    expect(r.stdout).toMatch(/^deleted 'handmade:v1' \(0 blobs, 0 B freed, 3 kept/);
+    expect(existsSync(manifestFile("registry.ollama.ai", "library", "handmade"))).toBe(false);
+    expect(blobs()).toEqual(all);
+    r = cli("rm", "myns/copied:t1");
+    expect(r.stdout).toMatch(/^deleted 'myns\/copied:t1' \(1 blobs, .* freed, 2 kept/);
+    expect(existsSync(manifestFile("registry.ollama.ai", "myns"))).toBe(false);
+    expect(existsSync(manifestFile("registry.ollama.ai", "library", "other", "latest"))).toBe(true);
+    // the other model is intact
+    expect((await verifyStore(dir)).problems).toEqual([]);
+    r = cli("rm", "other");
+    expect(blobs()).toEqual([]);
+    expect(readdirSync(join(dir, "manifests"))).toEqual([]);
+    expect(cli("rm", "other").status).toBe(1);
+  });
+
+  it("rm keeps blobs when some manifest cannot be read", async () => {
+    await installTestModel(dir, "a");
+    mkdirSync(manifestFile("registry.ollama.ai", "library", "broken"), { recursive: true });
+    writeFileSync(manifestFile("registry.ollama.ai", "library", "broken", "latest"), "{oops");
+    const r = cli("rm", "a");
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/warning: kept its blobs because these manifests cannot be read/);
+    expect(blobs()).toHaveLength(2);
+  });
+});
+
+describe("verify", () => {
+  it("finds missing and corrupt blobs and names the models they break; exit 1", async () => {
+    await installTestModel(dir, "good", { variant: "g" });
+    await installTestModel(dir, "bad", { variant: "b", system: "hello" });
+    expect(cli("verify").stdout).toMatch(/2 models, 4 blobs .* checked: all OK/);
+    const bad = await readManifest(dir, parseModelName("bad"));
+    const model = bad.manifest.layers[0];
+    const sys = bad.manifest.layers[1];
+    const p = blobPath(dir, model.digest);
+    const b = readFileSync(p);
+    b[1000] ^= 1;
+    writeFileSync(p, b);
+    rmSync(blobPath(dir, sys.digest));
+    const r = cli("verify");
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain(`CORRUPT ${model.digest} (model): content hashes to`);
+    expect(r.stdout).toContain(`MISSING ${sys.digest} (system): blob file is missing; breaks bad:latest`);
+    expect(r.stdout).toMatch(/2 bad blobs, 1 broken models/);
+    expect(cli("verify", "good").status).toBe(0);
+    const res = await verifyStore(dir);
+    expect(res.models).toEqual([
+      { name: "bad:latest", ok: false },
+      { name: "good:latest", ok: true },
+    ]);
+  });
+
+  it("a truncated blob is reported", async () => {
+    await installTestModel(dir, "t");
+    const m = (await readManifest(dir, parseModelName("t"))).manifest.layers[0];
+    writeFileSync(blobPath(dir, m.digest), readFileSync(blobPath(dir, m.digest)).subarray(0, 100));
+    const r = await verifyStore(dir, [parseModelName("t")]);
+    expect(r.problems.map((p) => p.problem)).toEqual(["corrupt"]);
+  });
+});
+
+describe("prune", () => {
+  it("lists orphans and Ollama leftovers with sizes, deletes only with --yes, never a referenced blob", async () => {
+    await installTestModel(dir, "keep", { system: "s" });
+    const orphan = await writeBlobBytes(dir, Buffer.from("orphan bytes"));
+    const young = await writeBlobBytes(dir, Buffer.from("young orphan"));
+    const partial = join(dir, "blobs", `sha256-${"a".repeat(64)}-partial`);
+    writeFileSync(partial, Buffer.alloc(100));
+    writeFileSync(`${partial}-0`, '{"N":0,"Offset":0,"Size":100,"Completed":0}');
+    writeFileSync(join(dir, "blobs", "COPY2313783326"), "x");
+    mkdirSync(join(dir, STORE_TEMP_DIR_NAME), { recursive: true });
+    writeFileSync(join(dir, STORE_TEMP_DIR_NAME, "999999999-abcdef.blob"), "dead writer");
+    const old = Date.now() / 1000 - 2 * 3600;
+    for (const p of [blobPath(dir, orphan.digest), partial, `${partial}-0`, join(dir, "blobs", "COPY2313783326")]) utimesSync(p, old, old);
+    // every referenced blob is old too: age must not matter for them
+    for (const f of blobs()) if (!f.includes("partial") && !f.startsWith("COPY")) utimesSync(join(dir, "blobs", f), old, old);
+    utimesSync(blobPath(dir, young.digest), Date.now() / 1000, Date.now() / 1000);
+
+    const before = snapshotFiles(dir);
+    const dry = cli("prune");
+    expect(dry.status).toBe(0);
+    expect(dry.stdout).toContain(`12 B  orphaned blob  ${blobPath(dir, orphan.digest)}`);
+    expect(dry.stdout).toContain(`100 B  Ollama partial download  ${partial}\n`);
+    expect(dry.stdout).toContain("Ollama temporary file");
+    expect(dry.stdout).toContain("gguf-tool temporary file");
+    expect(dry.stdout).toMatch(/orphaned blob \(kept: modified .* ago\)/);
+    expect(dry.stdout).toMatch(/5 files, 167 B: run again with --yes/);
+    expect(snapshotFiles(dir)).toEqual(before);
+
+    const r = cli("prune", "--yes");
+    expect(r.stdout).toMatch(/deleted 5 files, 167 B freed/);
+    expect(existsSync(blobPath(dir, orphan.digest))).toBe(false);
+    expect(existsSync(blobPath(dir, young.digest))).toBe(true);
+    expect(existsSync(join(dir, STORE_TEMP_DIR_NAME))).toBe(false);
+    expect((await verifyStore(dir)).problems).toEqual([]);
+    expect(blobs()).toHaveLength(4);
+  });
+
+  it("holds back orphans while a manifest is unreadable, and never deletes a blob referenced since the plan", async () => {
+    await installTestModel(dir, "a");
+    const orphan = await writeBlobBytes(dir, Buffer.from("orphan"));
+    const old = Date.now() / 1000 - 7200;
+    utimesSync(blobPath(dir, orphan.digest), old, old);
+    mkdirSync(manifestFile("registry.ollama.ai", "library", "broken"), { recursive: true });
+    writeFileSync(manifestFile("registry.ollama.ai", "library", "broken", "latest"), "[1");
+    let plan = await planPrune(dir);
+    expect(plan.items).toEqual([]);
+    expect(plan.heldBackOrphans).toBe(1);
+    rmSync(manifestFile("registry.ollama.ai", "library", "broken"), { recursive: true });
+    plan = await planPrune(dir);
+    expect(plan.items.map((i) => i.kind)).toEqual(["orphaned blob"]);
+    // a model that uses the orphan is installed between plan and execution
+    await installTestModel(dir, "late", { system: "orphan" });
+    const done = await executePrune(dir, plan);
+    expect(done.deleted).toEqual([]);
+    expect(existsSync(blobPath(dir, orphan.digest))).toBe(true);
+  });
+});
+
+describe("ownership and permissions", () => {
+  it("as root, new folders and files get the models dir's owner; as another user, the error names the permission", async () => {
+    if (process.getuid!() === 0) {
+      chownSync(dir, 4321, 4322);
+      await installTestModel(dir, "owned/m:t");
+      for (const p of [join(dir, "blobs"), ...blobs().map((b) => join(dir, "blobs", b)), manifestFile("registry.ollama.ai", "owned"), manifestFile("registry.ollama.ai", "owned", "m", "t")]) {
+        expect([statSync(p).uid, statSync(p).gid]).toEqual([4321, 4322]);
+      }
+      expect(statSync(manifestFile("registry.ollama.ai", "owned", "m", "t")).mode & 0o777).toBe(0o644);
+      expect(statSync(manifestFile("registry.ollama.ai", "owned")).mode & 0o777).toBe(0o755);
+      // a store owned by root, written by an unprivileged user: one line naming the folder and the permission
+      const rootOwned = mkdtempSync(join(tmpdir(), "gguf-tool-rootowned-"));
+      try {
+        await installTestModel(rootOwned, "m");
+        chmodSync(rootOwned, 0o755);
+        const nobodyTmp = join(rootOwned, "..", `${rootOwned.split("/").pop()}-nobody`);
+        mkdirSync(nobodyTmp);
+        chownSync(nobodyTmp, 65534, 65534);
+        const child = spawnSync(process.execPath, ["--import", "tsx", CLI_MAIN, "cp", "m", "n", "--models-dir", rootOwned], {
+          encoding: "utf8",
+          uid: 65534,
+          gid: 65534,
+          env: { ...process.env, HOME: nobodyTmp, TMPDIR: nobodyTmp },
+        });
+        const r = { status: child.status, stderr: child.stderr };
+        expect(r.status).toBe(1);
+        expect(r.stderr).toMatch(/^gguf-tool: .*: cannot create a folder: write permission denied on .* \(owned by uid 0, gid 0, mode 755\); run as the store.s owner/);
+        expect(r.stderr.trim().split("\n")).toHaveLength(1);
+      } finally {
+        rmSync(rootOwned, { recursive: true, force: true });
+        rmSync(`${rootOwned}-nobody`, { recursive: true, force: true });
+      }
+    } else {
+      const ro = join(dir, "ro");
+      mkdirSync(ro, { mode: 0o555 });
+      const r = runCli(["import", dir, "--models-dir", ro]);
+      expect(r.stderr).toMatch(/permission denied/);
+    }
+  });
+});
