@@ -5,6 +5,9 @@ import { afterAll, describe, expect, it } from "vitest";
 import { ToolError } from "../src/formats/errors.ts";
 import { readGgufHeader } from "../src/formats/gguf/reader.ts";
 import { GgufValueType, type GgufMetadata, type GgufValue } from "../src/formats/gguf/types.ts";
+import { bpeMerges } from "../src/convert/tokenizer/bpe.ts";
+import { readTokenizerJson } from "../src/convert/tokenizer/files.ts";
+import { preTokenizerByFingerprint, preTokenizerFingerprint } from "../src/convert/tokenizer/pre-tokenizer.ts";
 import { loadVocab } from "../src/convert/tokenizer/vocab.ts";
 import { SHARED } from "./helpers/cli.ts";
 
@@ -102,6 +105,18 @@ describe("loadVocab gives llama.cpp's tokenizer metadata", () => {
 });
 
 describe("pre-tokenizer choice", () => {
+  it("computes llama.cpp's fingerprint (chkhsh) exactly as its converter did for the fixtures", async () => {
+    const fingerprint = async (name: string) => {
+      const tj = (await readTokenizerJson(join(hfDir(name), "tokenizer.json")))!;
+      return { hash: preTokenizerFingerprint(tj, bpeMerges(tj)!), name: preTokenizerByFingerprint(tj, bpeMerges(tj)!) };
+    };
+    // the hashes llama.cpp printed when it refused these new vocabularies (fixtures README)
+    expect(await fingerprint("llama3-tiny")).toEqual({ hash: "6044cd3d60e0ee4e510042bb8cb09bbe26e913cde564f65ef44030b7893e33a1", name: undefined });
+    expect(await fingerprint("qwen2-tiny")).toEqual({ hash: "d02d858d61dd6437d8a6adfc857c1ec0debb3410460dbcaa6f817bec345241fd", name: undefined });
+    // the real Qwen3 tokenizer is one llama.cpp knows (listed as Qwen1.5's)
+    expect(await fingerprint("qwen3-realtok")).toEqual({ hash: "e636dc30a262dcc0d8c323492e32ae2b70728f4df7dfe9737d9f920a282b8aea", name: "qwen2" });
+  });
+
   it("takes an override as given, without guessing", async () => {
     const dir = hfDir("qwen2-tiny");
     const warnings: string[] = [];

@@ -97,6 +97,14 @@ export function bpeTokenList(tj: TokenizerJson, vocabSize: number | undefined): 
  * Undefined when the file has none (SpecialVocab then tries merges.txt).
  */
 export function bpeMerges(tj: TokenizerJson): string[] | undefined {
+  // both the pre-tokenizer fingerprint and SpecialVocab need them; 151k of them take a while
+  if (!mergesCache.has(tj)) mergesCache.set(tj, readMerges(tj));
+  return mergesCache.get(tj);
+}
+
+const mergesCache = new WeakMap<TokenizerJson, string[] | undefined>();
+
+function readMerges(tj: TokenizerJson): string[] | undefined {
   const merges = tj.model.merges;
   if (!Array.isArray(merges) || merges.length === 0) return undefined;
   const first = merges[0];

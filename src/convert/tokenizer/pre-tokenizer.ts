@@ -1,12 +1,32 @@
 /**
- * `tokenizer.ggml.pre` for byte-level BPE tokenizers, recognised from what tokenizer.json's
- * pre-tokenizer does (its split regexes, digit splitting, `ignore_merges`, an NFC normalizer)
- * rather than from llama.cpp's hash of a test encoding, which only knows published vocabularies.
- * Each known entry is a pre-tokenizer llama.cpp implements, with the regexes as the original
- * tokenizer.json files write them. An unknown definition gets the closest entry and a warning.
+ * `tokenizer.ggml.pre` for byte-level BPE tokenizers. First llama.cpp's own way: the hash of the
+ * encoding of a fixed text, which names every published tokenizer it knows exactly as its
+ * converter does. Then, for new vocabularies (where llama.cpp's converter gives up), recognised
+ * from what tokenizer.json's pre-tokenizer does: its split regexes, digit splitting,
+ * `ignore_merges`, an NFC normalizer. Each known behaviour is a pre-tokenizer llama.cpp
+ * implements, with the regexes as the original tokenizer.json files write them. An unknown
+ * definition gets the closest one and a warning.
  */
+import { createHash } from "node:crypto";
+import { encodeByteLevelBpe } from "./bpe-encoder.ts";
 import type { TokenizerJson } from "./files.ts";
 import { isObject } from "./files.ts";
+import { PRE_TOKENIZER_BY_HASH, PRE_TOKENIZER_CHECK_TEXT } from "./pre-tokenizer-hashes.ts";
+
+/**
+ * llama.cpp's `chkhsh`: sha256 of Python's `str()` of the ids of the check text, or undefined when
+ * the tokenizer cannot be reproduced here.
+ */
+export function preTokenizerFingerprint(tj: TokenizerJson, merges: string[]): string | undefined {
+  const ids = encodeByteLevelBpe(tj, merges, PRE_TOKENIZER_CHECK_TEXT);
+  return ids === undefined ? undefined : createHash("sha256").update(`[${ids.join(", ")}]`).digest("hex");
+}
+
+/** The name llama.cpp's converter gives a tokenizer it knows by its fingerprint. */
+export function preTokenizerByFingerprint(tj: TokenizerJson, merges: string[]): string | undefined {
+  const hash = preTokenizerFingerprint(tj, merges);
+  return hash === undefined ? undefined : PRE_TOKENIZER_BY_HASH.get(hash);
+}
 
 /** What a BPE pre-tokenizer does, in the terms llama.cpp can reproduce. */
 export interface PreTokenizerBehaviour {

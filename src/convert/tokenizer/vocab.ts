@@ -13,11 +13,11 @@
 import { join } from "node:path";
 import { ToolError } from "../../formats/errors.ts";
 import type { GgufMetadata } from "../../formats/gguf/types.ts";
-import { bpeTokenList } from "./bpe.ts";
+import { bpeMerges, bpeTokenList } from "./bpe.ts";
 import { fileExists, isInt, isObject, readFileIfExists, readJsonObjectIfExists, readTokenizerJson, type JsonObject, type TokenizerJson } from "./files.ts";
 import { TokenizerKey, TokenizerMetadataWriter } from "./keys.ts";
 import { isLlamaHfTokenizer, llamaHfTokenList } from "./llama-hf.ts";
-import { describeMismatch, matchPreTokenizer, preTokenizerBehaviour } from "./pre-tokenizer.ts";
+import { describeMismatch, matchPreTokenizer, preTokenizerBehaviour, preTokenizerByFingerprint } from "./pre-tokenizer.ts";
 import { parseSentencePieceModel } from "./sentencepiece.ts";
 import { loadSpecialVocab, setSpecialToken, writeSpecialVocab, type SpecialVocabInputs } from "./special-vocab.ts";
 import { phi3TokenList, sentencePieceTokenList, type ScoredTokenList, type SentencePieceSources } from "./spm-vocab.ts";
@@ -195,6 +195,8 @@ async function setBpeVocab(f: TokenizerFolder): Promise<void> {
 }
 
 function recognisePreTokenizer(tj: TokenizerJson, warn: (msg: string) => void): string {
+  const known = preTokenizerByFingerprint(tj, bpeMerges(tj) ?? []);
+  if (known !== undefined) return known;
   const behaviour = preTokenizerBehaviour(tj);
   const match = matchPreTokenizer(behaviour);
   if (!match.exact) {
