@@ -16,6 +16,20 @@ const QK = 32;
 const HALF = 16;
 const FLT_MAX = 3.4028234663852886e38;
 
+/**
+ * C's MIN(15, q) / MIN(31, q) for an int8 q, without a branch: b + ((a - b) & sign-mask(a - b)).
+ * A ternary here halved the speed of the quantize loops.
+ */
+function min15(q: number): number {
+  const t = q - 15;
+  return 15 + (t & (t >> 31));
+}
+
+function min31(q: number): number {
+  const t = q - 31;
+  return 31 + (t & (t >> 31));
+}
+
 function writeFp16(dst: Uint8Array, o: number, x: number): void {
   const h = fp32ToFp16Bits(x);
   dst[o] = h;
@@ -77,11 +91,9 @@ export function quantizeRowsQ4_0(src: Float32Array, dst: Uint8Array): void {
     writeFp16(dst, yo, d);
     const qo = yo + 2;
     for (let j = 0; j < HALF; j++) {
-      let q0 = (Math.fround(Math.fround(src[xo + j] * id) + 8.5) << 24) >> 24;
-      let q1 = (Math.fround(Math.fround(src[xo + HALF + j] * id) + 8.5) << 24) >> 24;
-      q0 = q0 < 15 ? q0 : 15;
-      q1 = q1 < 15 ? q1 : 15;
-      dst[qo + j] = (q0 & 0xff) | (q1 << 4);
+      const q0 = min15((Math.fround(Math.fround(src[xo + j] * id) + 8.5) << 24) >> 24);
+      const q1 = min15((Math.fround(Math.fround(src[xo + HALF + j] * id) + 8.5) << 24) >> 24);
+      dst[qo + j] = q0 | (q1 << 4); // the uint8 store keeps the low byte, as C's uint8_t fields do
     }
   }
 }
@@ -115,11 +127,9 @@ export function quantizeRowsQ4_1(src: Float32Array, dst: Uint8Array): void {
     writeFp16(dst, yo + 2, min);
     const qo = yo + 4;
     for (let j = 0; j < HALF; j++) {
-      let q0 = (Math.fround(Math.fround(Math.fround(src[xo + j] - min) * id) + 0.5) << 24) >> 24;
-      let q1 = (Math.fround(Math.fround(Math.fround(src[xo + HALF + j] - min) * id) + 0.5) << 24) >> 24;
-      q0 = q0 < 15 ? q0 : 15;
-      q1 = q1 < 15 ? q1 : 15;
-      dst[qo + j] = (q0 & 0xff) | (q1 << 4);
+      const q0 = min15((Math.fround(Math.fround(Math.fround(src[xo + j] - min) * id) + 0.5) << 24) >> 24);
+      const q1 = min15((Math.fround(Math.fround(Math.fround(src[xo + HALF + j] - min) * id) + 0.5) << 24) >> 24);
+      dst[qo + j] = q0 | (q1 << 4);
     }
   }
 }
@@ -168,10 +178,8 @@ export function quantizeRowsQ5_0(src: Float32Array, dst: Uint8Array): void {
     const qo = yo + 6;
     let qh = 0;
     for (let j = 0; j < HALF; j++) {
-      let q0 = (Math.fround(Math.fround(src[xo + j] * id) + 16.5) << 24) >> 24;
-      let q1 = (Math.fround(Math.fround(src[xo + HALF + j] * id) + 16.5) << 24) >> 24;
-      q0 = (q0 < 31 ? q0 : 31) & 0xff; // MIN, then the store into uint8_t
-      q1 = (q1 < 31 ? q1 : 31) & 0xff;
+      const q0 = min31((Math.fround(Math.fround(src[xo + j] * id) + 16.5) << 24) >> 24) & 0xff; // MIN, then the store into uint8_t
+      const q1 = min31((Math.fround(Math.fround(src[xo + HALF + j] * id) + 16.5) << 24) >> 24) & 0xff;
       dst[qo + j] = (q0 & 0x0f) | ((q1 & 0x0f) << 4);
       qh |= ((q0 & 0x10) >>> 4) << j;
       qh |= ((q1 & 0x10) >>> 4) << (j + HALF);
