@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ToolError } from "../src/formats/errors.ts";
+import { encodeGgufHeader } from "../src/formats/gguf/header-encoder.ts";
 import { readGgufHeader } from "../src/formats/gguf/reader.ts";
 import { GgufValueType, type GgufMetadata, type GgufValue } from "../src/formats/gguf/types.ts";
 import { bpeMerges } from "../src/convert/tokenizer/bpe.ts";
@@ -83,6 +84,8 @@ describe("loadVocab gives llama.cpp's tokenizer metadata", () => {
         expect(difference(ours.get(key)!, value), key).toBeUndefined();
       }
       expect(warnings).toEqual([]);
+      // and the GGUF writer's encoding of them is the same bytes
+      expect(encodeGgufHeader(3, ours, []).equals(encodeGgufHeader(3, ref, []))).toBe(true);
     });
   }
 
