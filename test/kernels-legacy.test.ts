@@ -133,6 +133,18 @@ describe("bytesToFloat32", () => {
 });
 
 describe("registry", () => {
+  const ALL: GoldenTypeName[] = ["f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_K", "q3_K", "q4_K", "q5_K", "q6_K"];
+  it.each(ALL)("routes %s to its kernels (first golden entry, both directions)", (name) => {
+    const entry = goldenEntries(name, "normal")[0];
+    const g = loadGolden(entry);
+    const q = new Uint8Array(g.quantized.length);
+    quantizeRows(entry.ggmlType, g.input, q);
+    expect(firstByteMismatch(q, g.quantized, entry.bytesPerBlock)).toBe(null);
+    const deq = new Float32Array(g.input.length);
+    dequantizeRows(entry.ggmlType, g.quantized, deq);
+    expect(firstFloatMismatch(deq, g.dequantized)).toBe(null);
+  });
+
   it("refuses partial blocks and wrong output sizes", () => {
     expect(() => quantizeRows(GgmlType.Q4_0, new Float32Array(48), new Uint8Array(27))).toThrow(/multiple of the block size 32/);
     expect(() => quantizeRows(GgmlType.Q8_0, new Float32Array(64), new Uint8Array(34))).toThrow(/take 68 bytes/);

@@ -18,6 +18,18 @@ import {
   quantizeRowsQ5_1,
   quantizeRowsQ8_0,
 } from "./legacy.ts";
+import {
+  dequantizeRowsQ2K,
+  dequantizeRowsQ3K,
+  dequantizeRowsQ4K,
+  dequantizeRowsQ5K,
+  dequantizeRowsQ6K,
+  quantizeRowsQ2K,
+  quantizeRowsQ3K,
+  quantizeRowsQ4K,
+  quantizeRowsQ5K,
+  quantizeRowsQ6K,
+} from "./kquants.ts";
 
 /** Quantizes `src` (a whole number of blocks) into `dst` (exactly its byte size). */
 export type QuantizeRowsFn = (src: Float32Array, dst: Uint8Array) => void;
@@ -38,6 +50,11 @@ const KERNELS: Partial<Record<GgmlType, Kernel>> = {
   [GgmlType.Q4_1]: { quantize: quantizeRowsQ4_1, dequantize: dequantizeRowsQ4_1 },
   [GgmlType.Q5_0]: { quantize: quantizeRowsQ5_0, dequantize: dequantizeRowsQ5_0 },
   [GgmlType.Q5_1]: { quantize: quantizeRowsQ5_1, dequantize: dequantizeRowsQ5_1 },
+  [GgmlType.Q2_K]: { quantize: quantizeRowsQ2K, dequantize: dequantizeRowsQ2K },
+  [GgmlType.Q3_K]: { quantize: quantizeRowsQ3K, dequantize: dequantizeRowsQ3K },
+  [GgmlType.Q4_K]: { quantize: quantizeRowsQ4K, dequantize: dequantizeRowsQ4K },
+  [GgmlType.Q5_K]: { quantize: quantizeRowsQ5K, dequantize: dequantizeRowsQ5K },
+  [GgmlType.Q6_K]: { quantize: quantizeRowsQ6K, dequantize: dequantizeRowsQ6K },
 };
 
 /** True when `type` has a quantize and a dequantize kernel. */
