@@ -6,6 +6,7 @@ import { Command, CommanderError } from "commander";
 import { ToolError } from "../formats/errors.ts";
 import * as inspectCommand from "./inspect.ts";
 import * as quantizeCommand from "./quantize.ts";
+import * as convertCommand from "./convert.ts";
 import * as listCommand from "./list.ts";
 import * as cpCommand from "./cp.ts";
 import * as rmCommand from "./rm.ts";
@@ -13,9 +14,11 @@ import * as exportCommand from "./export.ts";
 import * as importCommand from "./import.ts";
 import * as verifyCommand from "./verify.ts";
 import * as pruneCommand from "./prune.ts";
+import * as createCommand from "./create.ts";
+import * as showCommand from "./show.ts";
 
 /** Each command module exports `register(program)`; add a command by adding its module here. */
-const commandModules: Array<{ register(program: Command): void }> = [inspectCommand, quantizeCommand, listCommand, cpCommand, rmCommand, exportCommand, importCommand, verifyCommand, pruneCommand];
+const commandModules: Array<{ register(program: Command): void }> = [inspectCommand, convertCommand, quantizeCommand, listCommand, cpCommand, rmCommand, exportCommand, importCommand, verifyCommand, pruneCommand, createCommand, showCommand];
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command("gguf-tool")
