@@ -7,7 +7,9 @@ import { readGgufHeader } from "../src/formats/gguf/reader.ts";
 import type { GgufMetadata } from "../src/formats/gguf/types.ts";
 import { bpeMerges, doesTokenLookSpecial, parseMergesTxt } from "../src/convert/tokenizer/bpe.ts";
 import type { TokenizerJson } from "../src/convert/tokenizer/files.ts";
+import { encodeByteLevelBpe } from "../src/convert/tokenizer/bpe-encoder.ts";
 import { TokenType } from "../src/convert/tokenizer/keys.ts";
+import { matchPreTokenizer, preTokenizerBehaviour } from "../src/convert/tokenizer/pre-tokenizer.ts";
 import { parseSentencePieceModel } from "../src/convert/tokenizer/sentencepiece.ts";
 import { loadVocab } from "../src/convert/tokenizer/vocab.ts";
 import { SHARED } from "./helpers/cli.ts";
@@ -232,5 +234,56 @@ describe("architecture routes", () => {
     expect((value(md, "tokenizer.ggml.tokens") as string[]).slice(-2)).toEqual(["[PAD768]", "[PAD769]"]);
     expect((value(md, "tokenizer.ggml.scores") as number[]).slice(-2)).toEqual([-10000, -10000]);
     expect((value(md, "tokenizer.ggml.token_type") as number[]).slice(-2)).toEqual([TokenType.UNUSED, TokenType.UNUSED]);
+  });
+});
+
+describe("byte-level BPE encoder (for llama.cpp's fingerprint)", () => {
+  /** A GPT-2-style tokenizer.json: the 256 byte characters, a few merges, ByteLevel with its regex. */
+  function gpt2Like(extra: Partial<TokenizerJson> = {}): TokenizerJson {
+    const byteChars: string[] = [];
+    let n = 0;
+    for (let b = 0; b < 256; b++) {
+      const printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+      byteChars.push(String.fromCodePoint(printable ? b : 256 + n++));
+    }
+    const vocab: Record<string, number> = {};
+    byteChars.forEach((c, i) => (vocab[c] = i));
+    const merges = ["h e", "l l", "he ll", "hell o", "\u0120 w", "\u0120w o"];
+    merges.forEach((m, i) => (vocab[m.replace(" ", "")] = 256 + i));
+    return {
+      path: "gpt2.json",
+      model: { type: "BPE", vocab, merges },
+      addedTokens: [{ id: 262, content: "<|endoftext|>", special: true }],
+      normalizer: null,
+      preTokenizer: { type: "ByteLevel", add_prefix_space: false, use_regex: true },
+      postProcessor: { type: "ByteLevel" },
+      decoder: { type: "ByteLevel" },
+      ...extra,
+    };
+  }
+
+  it("splits with GPT-2's regex, maps bytes and merges by rank", () => {
+    const tj = gpt2Like();
+    // "hello" -> he, ll -> hell -> hello; " world" -> Ġw -> Ġwo, r, l, d; "!" ; "\n" byte 10 -> Ċ (256 + 10)
+    expect(encodeByteLevelBpe(tj, tj.model.merges as string[], "hello world!\n")).toEqual([259, 261, "r".charCodeAt(0), "l".charCodeAt(0), "d".charCodeAt(0), "!".charCodeAt(0), 10]);
+  });
+
+  it("adds the template's special tokens and gives up on what it cannot reproduce", () => {
+    const withBos = gpt2Like({ postProcessor: { type: "TemplateProcessing", single: [{ SpecialToken: { id: "<|endoftext|>", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }], special_tokens: { "<|endoftext|>": { id: "<|endoftext|>", ids: [262], tokens: ["<|endoftext|>"] } } } });
+    expect(encodeByteLevelBpe(withBos, withBos.model.merges as string[], "hello")).toEqual([262, 259]);
+    const metaspace = gpt2Like({ preTokenizer: { type: "Metaspace", replacement: "\u2581" } });
+    expect(encodeByteLevelBpe(metaspace, [], "hello")).toBeUndefined();
+    const possessive = gpt2Like({ preTokenizer: { type: "Split", pattern: { Regex: "\\p{L}++" }, behavior: "Isolated", invert: false } });
+    expect(encodeByteLevelBpe(possessive, [], "hello")).toBeUndefined();
+    // an added token inside the text is split off first by tokenizers: not reproduced
+    expect(encodeByteLevelBpe(gpt2Like(), [], "a<|endoftext|>b")).toBeUndefined();
+  });
+
+  it("recognises GPT-2's own pre-tokenizer from its definition", () => {
+    const m = matchPreTokenizer(preTokenizerBehaviour(gpt2Like()));
+    expect(m.known.name).toBe("gpt-2");
+    expect(m.exact).toBe(true);
+    const digits = gpt2Like({ preTokenizer: { type: "Sequence", pretokenizers: [{ type: "Digits", individual_digits: true }, { type: "ByteLevel", use_regex: true }] } });
+    expect(matchPreTokenizer(preTokenizerBehaviour(digits)).known.name).toBe("smollm");
   });
 });
