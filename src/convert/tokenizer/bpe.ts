@@ -52,7 +52,7 @@ export function bpeTokenList(tj: TokenizerJson, vocabSize: number | undefined): 
   // transformers' `tokenizer.vocab`: the model vocabulary with the added tokens over it
   const added = new Map<string, { id: number; special: boolean }>();
   for (const t of tj.addedTokens) added.set(t.content, { id: t.id, special: t.special });
-  const byId: (string | undefined)[] = [];
+  const byId: (string | undefined)[] = vocabSize === undefined ? [] : new Array(vocabSize);
   let count = 0;
   const place = (token: string, id: number) => {
     if (vocabSize !== undefined && id >= vocabSize) throw new ToolError(tj.path, `token ${JSON.stringify(token)} has id ${id}, beyond the model's vocab_size ${vocabSize}`);
