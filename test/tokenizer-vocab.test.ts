@@ -128,6 +128,15 @@ describe("pre-tokenizer choice", () => {
     expect(warnings).toEqual([]);
   });
 
+  it("says an override does not apply to a SentencePiece vocabulary, and refuses an empty one", async () => {
+    const dir = hfDir("llama2-spm");
+    const warnings: string[] = [];
+    const md = await loadVocab(dir, config(dir), { preTokenizer: "llama-bpe", onWarning: (m) => warnings.push(m) });
+    expect(md.get("tokenizer.ggml.pre")?.value).toBe("default");
+    expect(warnings).toEqual([expect.stringMatching(/applies to byte-level BPE vocabularies only/)]);
+    await expectToolError(loadVocab(dir, config(dir), { preTokenizer: " " }), dir, /pre-tokenizer name given is empty/);
+  });
+
   it("warns about an unknown definition and names the closest known one", async () => {
     const dir = copyFixture("qwen2-tiny");
     const tj = JSON.parse(readFileSync(join(dir, "tokenizer.json"), "utf8"));

@@ -54,6 +54,7 @@ interface TokenizerFolder {
  * map to append after the architecture's keys.
  */
 export async function loadVocab(dir: string, config: Record<string, unknown>, options: LoadVocabOptions = {}): Promise<GgufMetadata> {
+  if (options.preTokenizer !== undefined && options.preTokenizer.trim().length === 0) throw new ToolError(dir, "the pre-tokenizer name given is empty");
   const md: GgufMetadata = new Map();
   const textConfig = isObject(config.text_config) ? config.text_config : {};
   const hparams = { ...config, ...textConfig };
@@ -149,6 +150,9 @@ async function readSentencePieceSources(f: TokenizerFolder): Promise<SentencePie
 
 /** The keys of every SentencePiece-style vocabulary: model "llama", pre "default", then SpecialVocab. */
 async function writeScoredVocab(f: TokenizerFolder, list: ScoredTokenList): Promise<void> {
+  if (f.options.preTokenizer !== undefined) {
+    f.warn(`${f.dir}: the pre-tokenizer choice applies to byte-level BPE vocabularies only; this SentencePiece-style one is written with "default", as llama.cpp does`);
+  }
   f.w.string(TokenizerKey.MODEL, "llama");
   f.w.string(TokenizerKey.PRE, "default");
   f.w.strings(TokenizerKey.LIST, list.tokens);
