@@ -9,6 +9,11 @@
  * - Gemma, Gemma 2 (and Gemma 3 with a tokenizer.model): SentencePiece, add_space_prefix false.
  * - Phi-3: SentencePiece with its own added-token rules (byte-level BPE for GPT2Tokenizer, Phi-4).
  * - anything else: byte-level BPE, the converter's default.
+ *
+ * Where we differ from llama.cpp on purpose: a byte-level vocabulary its fingerprint table does
+ * not know gets a pre-tokenizer recognised from its definition (llama.cpp refuses to convert it);
+ * Mistral's tekken.json, the HybridDNA tokenizer and "slow" tokenizers without tokenizer.json
+ * (vocab.json + merges.txt) are refused with an error instead of being loaded through transformers.
  */
 import { join } from "node:path";
 import { ToolError } from "../../formats/errors.ts";
