@@ -56,7 +56,10 @@ function reference(type: GgmlType, data: Float32Array, rowLength: number): Buffe
 
 const ROW = 512;
 const data = weights(96, ROW);
-const TYPES = [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.F16, GgmlType.BF16];
+const TYPES = [
+  GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.F16, GgmlType.BF16,
+  GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K,
+];
 
 describe("quantization pool", () => {
   const pool = createQuantPool({ threads: 2 });
