@@ -1,23 +1,29 @@
 /**
- * Synchronous GGUF header decoding over one Buffer that holds a window of the file.
- * Positions are absolute file offsets. When a read needs bytes that exist in the file but are
- * not in the window yet, the parser throws `NeedMoreBytes` and the async driver (reader.ts)
- * grows the window and starts again; anything that would run past the END OF THE FILE is a
- * ToolError naming the byte, so a corrupt length can never make us allocate or read more than
- * the file holds.
+ * GGUF header decoding over a sliding window of the file. Positions are absolute file offsets.
+ * When a read needs bytes beyond the window, the window moves to the current position and is
+ * refilled with one positioned read of at least `WINDOW_BYTES` (synchronous: the parse is one
+ * pass with no restarts, and blocks only for a page-cache read). Bytes behind the position are
+ * never needed again (strings are decoded at once, lazy arrays keep file offsets), so memory is
+ * one window, and lazily skipped fixed-size arrays are never read at all. Anything that would
+ * run past the END OF THE FILE is a ToolError naming the byte, checked before any allocation.
  */
+import { readSync } from "node:fs";
 import { ToolError } from "../errors.ts";
+import { fsError } from "../file.ts";
 import { GGUF_VALUE_SIZE, GgufValueType, isGgufValueType, type GgufArrayItems, type GgufArrayValue, type GgufValue } from "./types.ts";
 
-/** Thrown (not an error) when the window ends before `end`; the driver re-reads and retries. */
-export class NeedMoreBytes {
-  constructor(readonly end: number) {}
-}
+/** The least a refill reads: a few such reads cover a real header. */
+export const WINDOW_BYTES = 1 << 20;
 
 /** Arrays may nest (the format allows it, ggml does not); a bound keeps corrupt files off the stack. */
 const MAX_ARRAY_DEPTH = 8;
 
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** `what`, or `what[index]` for an array item; `length` follows for length prefixes. */
+function label(what: string, index: number): string {
+  return index < 0 ? what : `${what}[${index}]`;
+}
 
 export interface ParserOptions {
   /** arrays longer than this stay lazy (items undefined); Infinity decodes everything */
@@ -28,20 +34,56 @@ export interface ParserOptions {
 
 export class GgufHeaderParser {
   pos: number;
-  private readonly view: DataView;
-  private readonly end: number;
+  private buf: Buffer;
+  private view: DataView;
+  /** absolute file offsets of the window: [base, end) */
+  private base: number;
+  private end: number;
 
   constructor(
     readonly path: string,
-    private readonly buf: Buffer,
-    /** absolute file offset of buf[0] */
-    private readonly base: number,
+    /** an open descriptor of the file, for refills */
+    private readonly fd: number,
     readonly fileSize: number,
     readonly options: ParserOptions,
+    start = 0,
   ) {
-    this.pos = base;
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-    this.end = base + buf.length;
+    this.pos = start;
+    this.base = start;
+    this.end = start;
+    this.buf = Buffer.alloc(0);
+    this.view = new DataView(this.buf.buffer);
+  }
+
+  /** Moves the window to the current position and fills it with at least `n` bytes. */
+  private refill(n: number): void {
+    const length = Math.min(Math.max(n, WINDOW_BYTES), this.fileSize - this.pos);
+    // reuse the buffer when it is big enough (fewer large allocations, less GC), else grow it
+    const next = length <= this.buf.length ? this.buf : Buffer.allocUnsafeSlow(length);
+    // keep what we already have from pos on, read the rest
+    let have = 0;
+    if (this.pos < this.end) have = this.buf.copy(next, 0, this.pos - this.base, this.end - this.base);
+    while (have < length) {
+      let got: number;
+      try {
+        got = readSync(this.fd, next, have, length - have, this.pos + have);
+      } catch (err) {
+        throw fsError(this.path, err);
+      }
+      if (got === 0) throw new ToolError(this.path, `file ended at byte ${this.pos + have} while reading (was it changed?)`);
+      have += got;
+    }
+    if (next !== this.buf) {
+      this.buf = next;
+      this.view = new DataView(next.buffer, next.byteOffset, next.byteLength);
+    }
+    this.base = this.pos;
+    this.end = this.pos + length;
+  }
+
+  /** Bytes of the window as latin1 (for showing a wrong magic). */
+  latin1(from: number, to: number): string {
+    return this.buf.toString("latin1", from - this.base, to - this.base);
   }
 
   fail(detail: string, at: number = this.pos): never {
@@ -49,12 +91,12 @@ export class GgufHeaderParser {
   }
 
   /** Makes sure `n` bytes from the current position are in the file and in the window. */
-  need(n: number, what: string): void {
+  need(n: number, what: string, index = -1): void {
     const end = this.pos + n;
     if (end > this.fileSize) {
-      this.fail(`${what} (${n} bytes) runs past the end of the file (${this.fileSize} bytes)`);
+      this.fail(`${label(what, index)} (${n} bytes) runs past the end of the file (${this.fileSize} bytes)`);
     }
-    if (end > this.end) throw new NeedMoreBytes(end);
+    if (end > this.end) this.refill(n);
   }
 
   u32(what: string): number {
@@ -65,19 +107,19 @@ export class GgufHeaderParser {
   }
 
   /** A uint64 that must be a safe integer (offsets, dimensions); an error beyond 2^53. */
-  u64(what: string): number {
-    this.need(8, what);
+  u64(what: string, index = -1, suffix = ""): number {
+    this.need(8, what, index);
     const at = this.pos - this.base;
     const lo = this.view.getUint32(at, true);
     const hi = this.view.getUint32(at + 4, true);
-    if (hi >= 0x200000) this.fail(`${what} ${this.view.getBigUint64(at, true)} is too large`);
+    if (hi >= 0x200000) this.fail(`${label(what, index)}${suffix} ${this.view.getBigUint64(at, true)} is too large`);
     this.pos += 8;
     return hi * 0x100000000 + lo;
   }
 
   /** A length or count: uint32 in v1, uint64 after. */
-  size(what: string): number {
-    return this.options.sizeBytes === 8 ? this.u64(what) : this.u32(what);
+  size(what: string, index = -1, suffix = ""): number {
+    return this.options.sizeBytes === 8 ? this.u64(what, index, suffix) : this.u32(label(what, index) + suffix);
   }
 
   /**
@@ -93,26 +135,45 @@ export class GgufHeaderParser {
     return n;
   }
 
-  string(what: string): string {
-    const at = this.pos;
-    const n = this.size(`${what} length`);
-    if (n > this.fileSize - this.pos) {
-      this.fail(`${what} length ${n} runs past the end of the file (${this.fileSize} bytes)`, at);
-    }
-    this.need(n, what);
+  /**
+   * A string; `index` >= 0 names an array item. Labels for messages are built only on failure:
+   * a vocabulary has 150k strings, and a template string per item would dominate the parse.
+   */
+  string(what: string, index = -1): string {
+    const n = this.stringLength(what, index);
+    this.need(n, what, index);
     const start = this.pos - this.base;
     this.pos += n;
     return this.buf.toString("utf8", start, start + n);
   }
 
-  /** Skips a string by its length prefix without decoding it. */
-  private skipString(what: string): void {
-    const at = this.pos;
-    const n = this.size(`${what} length`);
-    if (n > this.fileSize - this.pos) {
-      this.fail(`${what} length ${n} runs past the end of the file (${this.fileSize} bytes)`, at);
+  /**
+   * Skips `length` strings by their length prefixes (the hot loop of a lazy vocabulary: plain
+   * reads, no calls, unless a prefix is outside the window or suspicious).
+   */
+  skipStrings(what: string, length: number, firstIndex = 0): void {
+    for (let i = firstIndex; i < firstIndex + length; i++) {
+      const at = this.pos - this.base;
+      if (this.pos + 8 <= this.end && this.view.getUint32(at + 4, true) === 0) {
+        const n = this.view.getUint32(at, true);
+        if (this.pos + 8 + n <= this.fileSize) {
+          this.pos += 8 + n;
+          continue;
+        }
+      }
+      // refill, or the error naming this string
+      const n = this.stringLength(what, i);
+      this.pos += n;
     }
-    this.pos += n;
+  }
+
+  private stringLength(what: string, index: number): number {
+    const at = this.pos;
+    const n = this.size(what, index, " length");
+    if (n > this.fileSize - this.pos) {
+      this.fail(`${label(what, index)} length ${n} runs past the end of the file (${this.fileSize} bytes)`, at);
+    }
+    return n;
   }
 
   valueType(what: string): GgufValueType {
@@ -186,7 +247,7 @@ export class GgufHeaderParser {
       // checked by count(): the bytes are in the file; they need not be in the window
       this.pos += length * itemSize;
     } else if (itemType === GgufValueType.STRING) {
-      for (let i = 0; i < length; i++) this.skipString(`${what}[${i}]`);
+      this.skipStrings(what, length);
     } else {
       for (let i = 0; i < length; i++) this.skipArray(`${what}[${i}]`, depth + 1);
     }
@@ -216,7 +277,7 @@ export class GgufHeaderParser {
     }
     if (itemType === GgufValueType.STRING) {
       const out = new Array<string>(length);
-      for (let i = 0; i < length; i++) out[i] = this.string(`${what}[${i}]`);
+      for (let i = 0; i < length; i++) out[i] = this.string(what, i);
       return out;
     }
     const out = new Array<GgufArrayValue>(length);

@@ -1,13 +1,14 @@
 /**
- * Streaming GGUF header reader (quantization-and-gguf.md §8). Reads the header with a few large
- * positioned reads (start with 1 MiB, grow ×4 and re-parse when the header is longer), never the
- * tensor data. Large arrays (tokens, merges, scores) stay lazy by default: the parser skips them
- * by their length prefixes, so a 150k-token vocabulary costs a few milliseconds.
+ * Streaming GGUF header reader (quantization-and-gguf.md §8): one pass over a sliding 1 MiB
+ * window of positioned reads (header-parser.ts), never the tensor data beyond the last window.
+ * Large arrays (tokens, merges, scores) stay lazy by default: strings are skipped by their
+ * length prefixes and fixed-size arrays not read at all, so a 150k-token vocabulary costs a few
+ * milliseconds; readGgufArrayItems decodes one on demand.
  */
 import { ToolError } from "../errors.ts";
-import { readExactly, withRegularFile } from "../file.ts";
+import { withRegularFile } from "../file.ts";
 import { printable } from "../printable.ts";
-import { GgufHeaderParser, NeedMoreBytes } from "./header-parser.ts";
+import { GgufHeaderParser } from "./header-parser.ts";
 import {
   GGML_TYPE_TRAITS,
   GGUF_DEFAULT_ALIGNMENT,
@@ -36,22 +37,7 @@ const MAX_TENSOR_DIMS = 4;
 
 export async function readGgufHeader(path: string, options: ReadGgufOptions = {}): Promise<GgufHeader> {
   const lazyArrayThreshold = options.eagerArrays ? Infinity : (options.lazyArrayThreshold ?? DEFAULT_LAZY_ARRAY_THRESHOLD);
-  return withRegularFile(path, async ({ handle, size }) => {
-    let window = Buffer.allocUnsafeSlow(Math.min(size, INITIAL_READ_BYTES));
-    await readExactly(path, handle, window, 0, window.length, 0);
-    for (;;) {
-      try {
-        return parseGgufHeader(path, window, size, lazyArrayThreshold);
-      } catch (err) {
-        if (!(err instanceof NeedMoreBytes)) throw err;
-        // grow ×4 (at least to what was asked), keep what we have, read only the rest
-        const grown = Buffer.allocUnsafeSlow(Math.min(size, Math.max(err.end, window.length * 4)));
-        window.copy(grown, 0);
-        await readExactly(path, handle, grown, window.length, grown.length - window.length, window.length);
-        window = grown;
-      }
-    }
-  });
+  return withRegularFile(path, async ({ handle, size }) => parseGgufHeader(path, handle.fd, size, lazyArrayThreshold));
 }
 
 /** Decodes a lazy array: string[] for strings, typed arrays for numbers, arrays for nested arrays. */
@@ -65,15 +51,8 @@ export async function readGgufArrayItems(path: string, value: GgufArrayValue): P
     if (fileOffset + byteLength > size) {
       throw new ToolError(path, `array at byte ${fileOffset} is past the end of the file (${size} bytes); was the file changed?`);
     }
-    const buf = Buffer.allocUnsafeSlow(byteLength);
-    await readExactly(path, handle, buf, 0, byteLength, fileOffset);
-    const parser = new GgufHeaderParser(path, buf, fileOffset, size, { lazyArrayThreshold: Infinity, sizeBytes: 8 });
-    try {
-      return parser.items(value.itemType, value.length, "array", 0);
-    } catch (err) {
-      if (err instanceof NeedMoreBytes) throw new ToolError(path, `array at byte ${fileOffset} is longer than when the header was read; was the file changed?`);
-      throw err;
-    }
+    const parser = new GgufHeaderParser(path, handle.fd, size, { lazyArrayThreshold: Infinity, sizeBytes: 8 }, fileOffset);
+    return parser.items(value.itemType, value.length, "array", 0);
   });
 }
 
@@ -92,42 +71,37 @@ export async function readGgufStringsAt(path: string, value: GgufArrayValue, ind
   if (wanted.length === 0) return out;
   const { fileOffset, byteLength } = value;
   if (fileOffset === undefined || byteLength === undefined) throw new Error("readGgufStringsAt: a lazy array needs its fileOffset and byteLength");
-  const last = Math.max(...wanted);
   return withRegularFile(path, async ({ handle, size }) => {
     if (fileOffset + byteLength > size) {
       throw new ToolError(path, `array at byte ${fileOffset} is past the end of the file (${size} bytes); was the file changed?`);
     }
-    const buf = Buffer.allocUnsafeSlow(byteLength);
-    await readExactly(path, handle, buf, 0, byteLength, fileOffset);
-    const want = new Set(wanted);
-    let pos = 0;
-    for (let i = 0; i <= last; i++) {
-      if (pos + 8 > byteLength) throw new ToolError(path, `string ${i} of the array at byte ${fileOffset} runs past the array`);
-      const n = buf.readUInt32LE(pos) + buf.readUInt32LE(pos + 4) * 0x100000000;
-      pos += 8;
-      if (pos + n > byteLength) throw new ToolError(path, `string ${i} of the array at byte ${fileOffset} runs past the array`);
-      if (want.has(i)) out.set(i, buf.toString("utf8", pos, pos + n));
-      pos += n;
+    const p = new GgufHeaderParser(path, handle.fd, size, { lazyArrayThreshold: Infinity, sizeBytes: 8 }, fileOffset);
+    let next = 0;
+    for (const i of [...new Set(wanted)].sort((a, b) => a - b)) {
+      p.skipStrings("array", i - next, next);
+      out.set(i, p.string("array", i));
+      next = i + 1;
     }
     return out;
   });
 }
 
-/** Parses the header from `buf` (the file's first bytes); throws NeedMoreBytes when it is too short. */
-function parseGgufHeader(path: string, buf: Buffer, fileSize: number, lazyArrayThreshold: number): GgufHeader {
+/** Parses the header of the open file `fd`. */
+function parseGgufHeader(path: string, fd: number, fileSize: number, lazyArrayThreshold: number): GgufHeader {
   if (fileSize < 8) throw new ToolError(path, `not a GGUF file: only ${fileSize} bytes`);
-  if (buf.readUInt32LE(0) !== GGUF_MAGIC) {
-    throw new ToolError(path, `not a GGUF file: starts with ${JSON.stringify(buf.toString("latin1", 0, 4))} instead of "GGUF"`);
+  // magic and version first, with v3's layout; the version decides the size of lengths
+  const start = new GgufHeaderParser(path, fd, fileSize, { lazyArrayThreshold, sizeBytes: 8 });
+  if (start.u32("magic") !== GGUF_MAGIC) {
+    throw new ToolError(path, `not a GGUF file: starts with ${JSON.stringify(start.latin1(0, 4))} instead of "GGUF"`);
   }
-  const version = buf.readUInt32LE(4);
+  const version = start.u32("version");
   if ((version & 0xffff) === 0 && version !== 0) {
-    throw new ToolError(path, `big-endian GGUF (version ${buf.readUInt32BE(4)}) is not supported; convert it to little-endian at byte 4`);
+    throw new ToolError(path, `big-endian GGUF (version ${version >>> 24}) is not supported; convert it to little-endian at byte 4`);
   }
   if (version < 1 || version > 3) throw new ToolError(path, `unsupported GGUF version ${version} at byte 4`);
 
   const sizeBytes = version === 1 ? 4 : 8;
-  const p = new GgufHeaderParser(path, buf, 0, fileSize, { lazyArrayThreshold, sizeBytes });
-  p.pos = 8;
+  const p = version === 1 ? new GgufHeaderParser(path, fd, fileSize, { lazyArrayThreshold, sizeBytes }, 8) : start;
   // smallest tensor info: empty name, n_dims, type, offset; smallest pair: empty key, type, 1 byte
   const tensorCount = p.count("tensor count", sizeBytes + 4 + 4 + 8);
   const kvCount = p.count("metadata key/value count", sizeBytes + 4 + 1);
