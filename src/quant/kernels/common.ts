@@ -1,10 +1,11 @@
 /**
- * Scalar helpers that reproduce ggml's float32 rounding tricks exactly
- * (quantization-and-gguf.md §4.3, §6). Shared by every kernel module: import them
- * from here, do not copy them.
+ * Helpers shared by every kernel module (import them from here, do not copy them): ggml's
+ * float32 rounding tricks, reproduced exactly (quantization-and-gguf.md §4.3, §6), and fp16
+ * block fields read and written in place.
  *
- * Every argument must already be a float32 value (wrap the C expression in Math.fround first).
+ * Every float argument must already be a float32 value (wrap the C expression in Math.fround first).
  */
+import { FP16_TO_FP32, fp32ToFp16Bits } from "../half.ts";
 
 const F32 = new Float32Array(1);
 const U32 = new Uint32Array(F32.buffer);
@@ -23,4 +24,17 @@ export function nearestInt(x: number): number {
   if (s >= 8388608 && s < 16777216) return s - 12582912;
   F32[0] = s;
   return (U32[0] & 0x7fffff) - 0x400000;
+}
+
+/** Stores fp16(v) little-endian at dst[o] (any alignment) and returns the stored value as float32. */
+export function storeFp16(dst: Uint8Array, o: number, v: number): number {
+  const h = fp32ToFp16Bits(v);
+  dst[o] = h;
+  dst[o + 1] = h >>> 8;
+  return FP16_TO_FP32[h];
+}
+
+/** The little-endian fp16 at src[o] (any alignment), as float32. */
+export function readFp16(src: Uint8Array, o: number): number {
+  return FP16_TO_FP32[src[o] | (src[o + 1] << 8)];
 }

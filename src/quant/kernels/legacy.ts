@@ -10,7 +10,7 @@
  *
  * `src`/`dst` may be views at any byteOffset; blocks are read and written byte by byte.
  */
-import { FP16_TO_FP32, fp32ToFp16Bits } from "../half.ts";
+import { readFp16, storeFp16 } from "./common.ts";
 
 const QK = 32;
 const HALF = 16;
@@ -30,16 +30,6 @@ function min31(q: number): number {
   return 31 + (t & (t >> 31));
 }
 
-function writeFp16(dst: Uint8Array, o: number, x: number): void {
-  const h = fp32ToFp16Bits(x);
-  dst[o] = h;
-  dst[o + 1] = h >>> 8;
-}
-
-function readFp16(src: Uint8Array, o: number): number {
-  return FP16_TO_FP32[src[o] | (src[o + 1] << 8)];
-}
-
 export function quantizeRowsQ8_0(src: Float32Array, dst: Uint8Array): void {
   const bits = new Int32Array(src.buffer, src.byteOffset, src.length);
   const nb = src.length / QK;
@@ -51,7 +41,7 @@ export function quantizeRowsQ8_0(src: Float32Array, dst: Uint8Array): void {
     }
     const d = Math.fround(amax / 127);
     const id = d !== 0 ? Math.fround(1 / d) : 0;
-    writeFp16(dst, yo, d);
+    storeFp16(dst, yo, d);
     const qo = yo + 2;
     // (int8_t)roundf(x * id). id >= 0 (or NaN), so |x * id| = |x| * id and the sign is x's:
     // round |x * id| half up (exact in float64), then give it x's sign without a branch
@@ -88,7 +78,7 @@ export function quantizeRowsQ4_0(src: Float32Array, dst: Uint8Array): void {
     }
     const d = Math.fround(max / -8); // an all-zero block gives -0 (fp16 0x8000)
     const id = d !== 0 ? Math.fround(1 / d) : 0;
-    writeFp16(dst, yo, d);
+    storeFp16(dst, yo, d);
     const qo = yo + 2;
     for (let j = 0; j < HALF; j++) {
       const q0 = min15((Math.fround(Math.fround(src[xo + j] * id) + 8.5) << 24) >> 24);
@@ -123,8 +113,8 @@ export function quantizeRowsQ4_1(src: Float32Array, dst: Uint8Array): void {
     }
     const d = Math.fround(Math.fround(max - min) / 15);
     const id = d !== 0 ? Math.fround(1 / d) : 0;
-    writeFp16(dst, yo, d);
-    writeFp16(dst, yo + 2, min);
+    storeFp16(dst, yo, d);
+    storeFp16(dst, yo + 2, min);
     const qo = yo + 4;
     for (let j = 0; j < HALF; j++) {
       const q0 = min15((Math.fround(Math.fround(Math.fround(src[xo + j] - min) * id) + 0.5) << 24) >> 24);
@@ -174,7 +164,7 @@ export function quantizeRowsQ5_0(src: Float32Array, dst: Uint8Array): void {
     }
     const d = Math.fround(max / -16);
     const id = d !== 0 ? Math.fround(1 / d) : 0;
-    writeFp16(dst, yo, d);
+    storeFp16(dst, yo, d);
     const qo = yo + 6;
     let qh = 0;
     for (let j = 0; j < HALF; j++) {
@@ -214,8 +204,8 @@ export function quantizeRowsQ5_1(src: Float32Array, dst: Uint8Array): void {
     }
     const d = Math.fround(Math.fround(max - min) / 31);
     const id = d !== 0 ? Math.fround(1 / d) : 0;
-    writeFp16(dst, yo, d);
-    writeFp16(dst, yo + 2, min);
+    storeFp16(dst, yo, d);
+    storeFp16(dst, yo + 2, min);
     const qo = yo + 8;
     let qh = 0;
     for (let j = 0; j < HALF; j++) {
