@@ -6,11 +6,10 @@
 import { InvalidArgumentError, type Command } from "commander";
 import { GGML_TYPE_TRAITS, ggmlTypeName, type GgmlType } from "../formats/gguf/types.ts";
 import { isQuantizable } from "../quant/kernels/index.ts";
-import { MIXTURE_NAMES, parseMixture, type MixtureName } from "../quant/mixtures.ts";
+import { MIXTURE_NAMES, type MixtureName } from "../quant/mixtures.ts";
 import { requantizeGguf } from "../quant/requantize.ts";
+import { parseMixtureArg, parseThreadsArg } from "./args.ts";
 import { createProgressReporter, formatBytes } from "./progress.ts";
-
-const MIXTURE_ALIASES = ["Q3_K", "Q4_K", "Q5_K"];
 
 /** The ggml types a tensor can be written as (`--output-tensor-type`, `--token-embedding-type`), by name. */
 function tensorTypesByName(): Map<string, GgmlType> {
@@ -22,23 +21,11 @@ function tensorTypesByName(): Map<string, GgmlType> {
   return types;
 }
 
-function parseMixtureArg(value: string): MixtureName {
-  const m = parseMixture(value);
-  if (!m) throw new InvalidArgumentError(`unknown type; valid types: ${[...MIXTURE_NAMES, ...MIXTURE_ALIASES].join(", ")}`);
-  return m;
-}
-
 function parseTensorTypeArg(value: string): GgmlType {
   const types = tensorTypesByName();
   const type = types.get(value.trim().toUpperCase());
   if (type === undefined) throw new InvalidArgumentError(`unknown tensor type; valid types: ${[...types.keys()].join(", ")}`);
   return type;
-}
-
-function parseThreadsArg(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 1024) throw new InvalidArgumentError("must be a whole number from 1 to 1024");
-  return n;
 }
 
 interface QuantizeFlags {
