@@ -189,6 +189,19 @@ describe("installModel: templates, projectors, splits, links", () => {
     expect(r.config.model_type).toBe("1.45M"); // the model's count, not the projector's
   });
 
+  it("FROM a folder takes its model and projector GGUFs; ADAPTER gives an adapter layer", async () => {
+    const modelsDir = freshStore();
+    const dir = join(work, "folder-model");
+    mkdirSync(dir, { recursive: true });
+    await writeTinyGguf(join(dir, "a-model.gguf"), { dtype: "F16" });
+    await writeTinyProjector(join(dir, "b-mmproj.gguf"));
+    const lora = join(work, "lora.gguf");
+    await writeTinyGguf(lora, { dtype: "F16", extra: [["general.type", { type: GgufValueType.STRING, value: "adapter" }]] });
+    const modelfile = parseModelfile(`FROM ./folder-model\nADAPTER ${lora}\n`, { source: "M", baseDir: work });
+    const r = await installModel({ modelsDir, name: "folder", modelfile });
+    expect(r.layers.map((l) => l.mediaType.replace("application/vnd.ollama.image.", ""))).toEqual(["model", "projector", "adapter"]);
+  });
+
   it("merges a split GGUF into one blob with every tensor and no split.* keys", async () => {
     const modelsDir = freshStore();
     const dir = join(work, "split");

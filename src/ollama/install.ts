@@ -403,6 +403,12 @@ export async function installModel(opts: InstallOptions): Promise<InstallResult>
       config: { mediaType: MEDIA_TYPES.config, digest: config.digest, size: config.size },
       layers,
     });
+    // a concurrent rm/prune/failed install elsewhere may have removed a blob we reused meanwhile
+    for (const l of [...layers, config]) {
+      if ((await pathKind(blobPath(modelsDir, l.digest))) !== "file") {
+        throw new ToolError(blobPath(modelsDir, l.digest), "blob disappeared before the manifest was written (removed by another process?); run the install again");
+      }
+    }
     status("writing manifest");
     await writeManifest(modelsDir, plan.name, manifestBytes);
 
