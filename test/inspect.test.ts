@@ -8,6 +8,8 @@ import { encodeGgufHeader } from "../src/formats/gguf/header-encoder.ts";
 import { readGgufModel } from "../src/formats/gguf/split.ts";
 import { GgufValueType, type GgufMetadata } from "../src/formats/gguf/types.ts";
 import { summarizeGguf } from "../src/inspect/gguf-summary.ts";
+import { inspectJson } from "../src/inspect/json.ts";
+import { inspectTarget } from "../src/inspect/target.ts";
 import { humanBytes, humanNumber } from "../src/ollama/human-units.ts";
 import { runCli, SHARED } from "./helpers/cli.ts";
 
@@ -28,7 +30,13 @@ interface InspectJson {
   ollama?: { name: string; layers: Array<{ kind: string; digest: string; size: number }> };
 }
 
-function inspectJson(args: string[]): InspectJson {
+/** The --json object through the library (what the CLI prints, without spawning a process). */
+async function libraryJson(target: string, options: { modelsDir?: string; full?: boolean } = {}): Promise<InspectJson> {
+  const subject = await inspectTarget(target, { modelsDir: options.modelsDir, eagerArrays: options.full });
+  return JSON.parse(JSON.stringify(await inspectJson(subject, { full: options.full === true }))) as InspectJson;
+}
+
+function cliJson(args: string[]): InspectJson {
   const r = runCli(["inspect", ...args, "--json"]);
   expect(r.stderr).toBe("");
   expect(r.status).toBe(0);
@@ -111,7 +119,7 @@ describe("inspect (CLI)", () => {
   });
 
   it("prints --json with metadata, tensors and summary as the issue specifies", async () => {
-    const j = inspectJson([REALTOK]);
+    const j = cliJson([REALTOK]);
     const theirs = await gguf(REALTOK, { allowLocalFile: true });
     expect(j.format).toBe("gguf");
     expect(j.path).toBe(REALTOK);
@@ -129,16 +137,16 @@ describe("inspect (CLI)", () => {
     expect(j.summary.parameterCount).toBe(4892896);
   });
 
-  it("abbreviates arrays over 64 elements unless --full", () => {
-    const short = inspectJson([LLAMA3]);
+  it("abbreviates arrays over 64 elements unless --full", async () => {
+    const short = await libraryJson(LLAMA3);
     expect(short.metadata["tokenizer.ggml.tokens"]).toMatchObject({ type: "array", itemType: "STRING", length: 512 });
-    const full = inspectJson([LLAMA3, "--full"]);
+    const full = await libraryJson(LLAMA3, { full: true });
     const tokens = full.metadata["tokenizer.ggml.tokens"] as string[];
     expect(tokens).toHaveLength(512);
     expect((short.metadata["tokenizer.ggml.tokens"] as { head: string[] }).head).toEqual(tokens.slice(0, 8));
   });
 
-  it("prints integers beyond 2^53 as decimal strings and non-finite floats as strings", () => {
+  it("prints integers beyond 2^53 as decimal strings and non-finite floats as strings", async () => {
     const md: GgufMetadata = new Map();
     md.set("general.architecture", { type: GgufValueType.STRING, value: "llama" });
     md.set("t.big", { type: GgufValueType.UINT64, value: 2n ** 63n + 5n });
@@ -148,7 +156,7 @@ describe("inspect (CLI)", () => {
     md.set("t.list", { type: GgufValueType.ARRAY, value: { itemType: GgufValueType.UINT64, length: 2, items: new BigUint64Array([1n, 2n ** 64n - 1n]) } });
     const path = join(tmp, "big-int.gguf");
     writeFileSync(path, encodeGgufHeader(3, md, []));
-    const j = inspectJson([path]);
+    const j = await libraryJson(path);
     expect(j.metadata).toEqual({
       "general.architecture": "llama",
       "t.big": "9223372036854775813",
@@ -171,20 +179,20 @@ describe("inspect (CLI)", () => {
     expect(t.stdout).toContain("<|start_header_id|>");
   });
 
-  it("inspects a Hugging Face folder and a safetensors file", () => {
+  it("inspects a Hugging Face folder and a safetensors file", async () => {
     const ref = JSON.parse(readFileSync(join(SHARED, "fixtures/ref/gemma2-tiny/reference.json"), "utf8"));
-    const j = inspectJson([join(SHARED, "fixtures/hf/gemma2-tiny")]);
+    const j = await libraryJson(join(SHARED, "fixtures/hf/gemma2-tiny"));
     expect(j.format).toBe("safetensors");
     expect(j.summary.parameterCount).toBe(ref.n_parameters);
     expect(j.summary.architecture).toBe("Gemma2ForCausalLM");
     expect(j.tensors.map((t) => [t.name, t.dtype, t.shape]).sort()).toEqual(ref.tensors.map((t: { name: string; dtype: string; shape: number[] }) => [t.name, t.dtype, t.shape]).sort());
-    const f = inspectJson([join(SHARED, "fixtures/hf/llama2-spm/model.safetensors")]);
+    const f = await libraryJson(join(SHARED, "fixtures/hf/llama2-spm/model.safetensors"));
     expect(f.format).toBe("safetensors");
     expect(f.summary.parameterCount).toBe(623232);
     expect(f.metadata).toEqual({ format: "pt" });
   });
 
-  it("reports bad input in one line with exit code 1", () => {
+  it("reports bad input in one line with exit code 1", async () => {
     const missing = join(tmp, "missing.gguf");
     const r = runCli(["inspect", missing]);
     expect(r.status).toBe(1);
@@ -197,7 +205,7 @@ describe("inspect (CLI)", () => {
     expect(t.stderr).toMatch(new RegExp(`^gguf-tool: ${truncated}: .* at byte \\d+\\n$`));
     const text = join(tmp, "notes.txt");
     writeFileSync(text, "hello, not a model");
-    expect(runCli(["inspect", text]).stderr).toBe(`gguf-tool: ${text}: not a GGUF or safetensors file (starts with "hell")\n`);
+    await expect(inspectTarget(text)).rejects.toThrow(`${text}: not a GGUF or safetensors file (starts with "hell")`);
     const usage = runCli(["inspect"]);
     expect(usage.status).toBe(2);
   });
@@ -229,37 +237,41 @@ describe("inspect of the Ollama store", () => {
   writeFileSync(join(models, "manifests/registry.ollama.ai/library/tiny/latest"), JSON.stringify(manifest));
   copyFileSync(LLAMA3, join(tmp, "copy.gguf"));
 
-  it("inspects an installed model by name, with its layers", () => {
+  it("inspects an installed model by name, with its layers", async () => {
     const r = runCli(["inspect", "Tiny", "--models-dir", models]);
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^ {2}model +tiny:latest \(ID [0-9a-f]{12}\)$/m);
     expect(r.stdout).toMatch(/^ {2}architecture +llama$/m);
     expect(r.stdout).toMatch(new RegExp(`^ {4}template +${template.digest} +34 B$`, "m"));
-    const j = inspectJson(["tiny:latest", "--models-dir", models]);
+    const j = await libraryJson("tiny:latest", { modelsDir: models });
     expect(j.ollama!.name).toBe("tiny:latest");
     expect(j.ollama!.layers.map((l) => l.kind)).toEqual(["model", "template"]);
-    expect(j.summary.parameterCount).toBe(inspectJson([join(tmp, "copy.gguf")]).summary.parameterCount);
+    expect(j.summary).toEqual({ ...(await libraryJson(join(tmp, "copy.gguf"))).summary });
   });
 
-  it("inspects a blob by digest, in both spellings, and through OLLAMA_MODELS", () => {
-    const a = inspectJson([model.digest, "--models-dir", models]);
+  it("inspects a blob by digest, in both spellings, and through OLLAMA_MODELS", async () => {
+    const a = await libraryJson(model.digest, { modelsDir: models });
     expect(a.path).toBe(join(models, "blobs", model.digest.replace(":", "-")));
-    const b = inspectJson([model.digest.replace(":", "-"), "--models-dir", models]);
+    expect(a.summary.architecture).toBe("llama");
+    const b = await libraryJson(model.digest.replace(":", "-"), { modelsDir: models });
     expect(b.summary).toEqual(a.summary);
-    const r = runCli(["inspect", model.digest, "--json"], { env: { OLLAMA_MODELS: ` '${models}' ` } });
-    expect(r.status).toBe(0);
+    const saved = process.env.OLLAMA_MODELS;
+    process.env.OLLAMA_MODELS = ` '${models}' `;
+    try {
+      expect((await libraryJson(model.digest)).summary).toEqual(a.summary);
+    } finally {
+      if (saved === undefined) delete process.env.OLLAMA_MODELS;
+      else process.env.OLLAMA_MODELS = saved;
+    }
   });
 
-  it("reports an unknown model, a missing blob and a missing models dir", () => {
+  it("reports an unknown model, a missing blob and a missing models dir", async () => {
     const r = runCli(["inspect", "nope:7b", "--models-dir", models]);
     expect(r.status).toBe(1);
     expect(r.stderr).toBe(`gguf-tool: nope:7b: model not found in ${models}\n`);
     const d = `sha256:${"0".repeat(64)}`;
-    expect(runCli(["inspect", d, "--models-dir", models]).stderr).toBe(`gguf-tool: ${d}: no such blob in ${models}\n`);
-    const none = join(tmp, "no-store");
-    const m = runCli(["inspect", "tiny", "--models-dir", none]);
-    expect(m.status).toBe(1);
-    expect(m.stderr).toMatch(/\/usr\/share\/ollama\/\.ollama\/models/);
+    await expect(inspectTarget(d, { modelsDir: models })).rejects.toThrow(`${d}: no such blob in ${models}`);
+    await expect(inspectTarget("tiny", { modelsDir: join(tmp, "no-store") })).rejects.toThrow(/\/usr\/share\/ollama\/\.ollama\/models/);
   });
 });
