@@ -30,9 +30,27 @@ export async function measure(suite: string, tasks: MeasuredTask[], opts: BenchO
     warmupIterations: 1,
     warmupTime: 0,
   });
-  for (const t of tasks) bench.add(t.name, t.fn);
+  // CPU time of the timed calls (all threads of the process), beside tinybench's wall time
+  const cpu = tasks.map(() => ({ micros: 0, calls: 0, started: process.cpuUsage() }));
+  tasks.forEach((t, i) => {
+    bench.add(t.name, t.fn, {
+      beforeEach(mode) {
+        if (mode === "run") cpu[i].started = process.cpuUsage();
+      },
+      afterEach(mode) {
+        if (mode !== "run") return;
+        const d = process.cpuUsage(cpu[i].started);
+        cpu[i].micros += d.user + d.system;
+        cpu[i].calls++;
+      },
+    });
+  });
   await bench.run();
-  return tasks.map((t, i) => toBenchResult(suite, t, bench.tasks[i].result));
+  return tasks.map((t, i) => {
+    const r = toBenchResult(suite, t, bench.tasks[i].result);
+    if (r.status === "ok" && cpu[i].micros > 0) r.cpuMbPerSec = (t.bytesPerOp * cpu[i].calls) / cpu[i].micros;
+    return r;
+  });
 }
 
 function toBenchResult(suite: string, task: MeasuredTask, result: TaskResult): BenchResult {

@@ -2,7 +2,7 @@
  * `quantize` end to end (requantizeGguf: read, choose types, quantize on the pool, write with
  * sha256, fsync, rename) on a synthetic F32 llama GGUF shaped like the file of
  * quantization-and-gguf.md §9: one layer of 4096-wide tensors (7 x 4096 x 4096) plus a 32-token
- * vocabulary, 470.9 MB (--short: 1024-wide, 29.4 MB). MB/s = input file bytes per second, as in
+ * vocabulary, 470.9 MB (--short: 512 wide, 7.4 MB). MB/s = input file bytes per second, as in
  * §9, whose llama-quantize figures are the reference (target: half of them).
  */
 import { mkdtemp, rm, stat } from "node:fs/promises";
@@ -41,7 +41,7 @@ function typesNeeded(t: Target): GgmlType[] {
 }
 
 export async function run(opts: BenchOptions): Promise<BenchResult[]> {
-  const width = opts.short ? 1024 : 4096;
+  const width = opts.short ? 512 : 4096;
   const dir = await mkdtemp(join(os.tmpdir(), "gguf-tool-bench-"));
   try {
     const input = join(dir, "synthetic.f32.gguf");

@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import * as headerParse from "./header-parse.ts";
 import * as kernels from "./kernels.ts";
 import * as pipeline from "./pipeline.ts";
+import * as tokenizer from "./tokenizer.ts";
 import type { BenchOptions, BenchResult, BenchSuite } from "./types.ts";
 
 /** One import and one entry per suite. */
@@ -17,6 +18,7 @@ const suites: Array<{ name: string; run: BenchSuite }> = [
   { name: "kernels", run: kernels.run },
   { name: "pipeline", run: pipeline.run },
   { name: "header-parse", run: headerParse.run },
+  { name: "tokenizer", run: tokenizer.run },
 ];
 
 const RESULTS = fileURLToPath(new URL("./results.json", import.meta.url));
@@ -24,6 +26,7 @@ const RESULTS = fileURLToPath(new URL("./results.json", import.meta.url));
 async function main(): Promise<number> {
   const opts: BenchOptions = { short: process.argv.includes("--short") };
   const started = Date.now();
+  const loadBefore = os.loadavg()[0];
   const results: BenchResult[] = [];
   for (const suite of suites) {
     process.stderr.write(`bench: ${suite.name}...\n`);
@@ -35,6 +38,8 @@ async function main(): Promise<number> {
   }
   const seconds = (Date.now() - started) / 1000;
   printTables(results);
+  // wall-clock MB/s mean little when other work shares the cores: say how busy they were
+  console.log(`\n${os.availableParallelism()} cores, load average ${loadBefore.toFixed(2)} at start, ${os.loadavg()[0].toFixed(2)} at end`);
   writeFileSync(
     RESULTS,
     `${JSON.stringify(
@@ -42,7 +47,7 @@ async function main(): Promise<number> {
         date: new Date().toISOString(),
         node: process.version,
         cpus: os.availableParallelism(),
-        loadavg: os.loadavg(),
+        loadavg: { start: loadBefore, end: os.loadavg()[0] },
         short: opts.short,
         seconds,
         results,
@@ -61,6 +66,7 @@ function printTables(results: BenchResult[]): void {
       suite: r.suite,
       task: r.name,
       "MB/s": r.mbPerSec === undefined ? r.status : Number(r.mbPerSec.toFixed(1)),
+      "MB/cpu-s": r.cpuMbPerSec === undefined ? "" : Number(r.cpuMbPerSec.toFixed(1)),
       "mean ms": r.meanMs === undefined ? "" : Number(r.meanMs.toFixed(2)),
       "±%": r.rme === undefined ? "" : Number(r.rme.toFixed(1)),
       samples: r.samples ?? "",

@@ -29,6 +29,11 @@ export interface BenchResult {
   bytesPerOp: number;
   /** 10^6 bytes of input per second, from the mean latency; only when ok */
   mbPerSec?: number;
+  /**
+   * 10^6 bytes of input per CPU-second of the whole process (all threads). For a one-thread
+   * task this hardly depends on what else runs on the machine, unlike mbPerSec.
+   */
+  cpuMbPerSec?: number;
   /** mean latency of one operation in milliseconds */
   meanMs?: number;
   /** relative margin of error of the mean, percent */
