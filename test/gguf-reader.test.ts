@@ -1,4 +1,5 @@
-import { readdirSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gguf } from "@huggingface/gguf";
 import { describe, expect, it } from "vitest";
@@ -99,5 +100,59 @@ describe("metadata accessors", () => {
     expect(getNumber(h.metadata, "qwen3.context_length")).toBe(40960);
     expect(getString(h.metadata, "no.such.key")).toBeUndefined();
     expect(() => getNumber(h.metadata, "general.name")).toThrow(/general.name: metadata value has type STRING, expected a number/);
+  });
+});
+
+describe("GGUF v1", () => {
+  it("reads 32-bit counts and lengths as @huggingface/gguf does", async () => {
+    // v1: uint32 tensor/KV counts, string lengths, array lengths and dimensions; uint64 offsets
+    const parts: Buffer[] = [];
+    const u32 = (v: number) => {
+      const b = Buffer.alloc(4);
+      b.writeUInt32LE(v);
+      parts.push(b);
+    };
+    const str = (v: string) => {
+      u32(Buffer.byteLength(v));
+      parts.push(Buffer.from(v));
+    };
+    parts.push(Buffer.from("GGUF"));
+    u32(1); // version
+    u32(1); // tensors
+    u32(3); // key/value pairs
+    str("general.architecture");
+    u32(GgufValueType.STRING);
+    str("llama");
+    str("llama.context_length");
+    u32(GgufValueType.UINT32);
+    u32(2048);
+    str("tokenizer.ggml.tokens");
+    u32(GgufValueType.ARRAY);
+    u32(GgufValueType.STRING);
+    u32(2000); // longer than the lazy threshold: v1 arrays are decoded anyway
+    for (let i = 0; i < 2000; i++) str(`t${i}`);
+    str("w");
+    u32(2);
+    u32(32);
+    u32(2);
+    u32(0); // F32
+    parts.push(Buffer.alloc(8)); // offset 0
+    const header = Buffer.concat(parts);
+    const dataOffset = Math.ceil(header.length / 32) * 32;
+    const dir = mkdtempSync(join(tmpdir(), "gguf-v1-"));
+    try {
+      const path = join(dir, "v1.gguf");
+      writeFileSync(path, Buffer.concat([header, Buffer.alloc(dataOffset - header.length + 256)]));
+      const ours = await readGgufHeader(path);
+      const theirs = await gguf(path, { allowLocalFile: true });
+      expect(ours.version).toBe(1);
+      expect(BigInt(ours.dataOffset)).toBe(theirs.tensorDataOffset);
+      expect(ours.tensors).toEqual([{ name: "w", shape: [32, 2], type: 0, offset: 0, size: 256 }]);
+      const tokens = ours.metadata.get("tokenizer.ggml.tokens")!.value as GgufArrayValue;
+      expect(tokens.items).toEqual((theirs.metadata as Record<string, unknown>)["tokenizer.ggml.tokens"]);
+      expect(getNumber(ours.metadata, "llama.context_length")).toBe(2048);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -123,6 +123,30 @@ describe("safetensors validation", () => {
   });
 });
 
+describe("safetensors random byte flips", () => {
+  it("either read or give a one-line ToolError", async () => {
+    const original = readFileSync(join(HF, "mistral-tiny/model.safetensors"));
+    const headerEnd = 8 + Number(original.readBigUInt64LE(0));
+    const path = join(tmp, "flipped.safetensors");
+    let seed = 777;
+    const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    let failures = 0;
+    for (let i = 0; i < 300; i++) {
+      const bytes = Buffer.from(original);
+      for (let j = 0; j < 1 + Math.floor(random() * 3); j++) bytes[Math.floor(random() * headerEnd)] = Math.floor(random() * 256);
+      writeFileSync(path, bytes);
+      try {
+        await readSafetensorsHeader(path);
+      } catch (err) {
+        if (!(err instanceof ToolError)) throw new Error(`flip ${i}: not a ToolError: ${String(err)}`);
+        expect(err.message).not.toContain("\n");
+        failures++;
+      }
+    }
+    expect(failures).toBeGreaterThan(50);
+  });
+});
+
 describe("Hugging Face folder errors", () => {
   it("names a missing shard", async () => {
     const dir = join(tmp, "missing-shard");
