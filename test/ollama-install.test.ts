@@ -313,6 +313,27 @@ describe("a failed install leaves the models dir exactly as before", () => {
 });
 
 describe("GGUF metadata types", () => {
+  it("warns when architecture keys come after tokenizer keys (ollama list would miss them)", async () => {
+    const modelsDir = freshStore();
+    const path = join(work, "tiny-late-arch.gguf");
+    await writeTinyGguf(path, { extra: [["llama.pooling_type", { type: GgufValueType.UINT32, value: 0 }]] });
+    const r = await installModel({ modelsDir, name: "late", ggufPath: path });
+    expect(r.warnings).toEqual([`${path}: llama.* keys come after tokenizer.* keys; ollama list stops reading there and will not show the context length`]);
+    const ok = await installModel({ modelsDir, name: "ok", ggufPath: f32Path });
+    expect(ok.warnings).toEqual([]);
+  });
+
+  it("writes RENDERER, PARSER and REQUIRES into the config in Ollama's field order", async () => {
+    const modelsDir = freshStore();
+    const modelfile = parseModelfile("RENDERER qwen3-coder\nPARSER qwen3-coder\nREQUIRES v0.14.0\n", { source: "M", requireFrom: false });
+    const r = await installModel({ modelsDir, name: "rp", ggufPath: f32Path, modelfile });
+    const cfg = readFileSync(blobPath(modelsDir, (await readManifest(modelsDir, parseModelName("rp"))).manifest.config!.digest), "utf8");
+    expect(cfg).toBe(
+      '{"model_format":"gguf","model_family":"llama","model_families":["llama"],"model_type":"1.45M","file_type":"unknown","renderer":"qwen3-coder","parser":"qwen3-coder","requires":"0.14.0","architecture":"amd64","os":"linux"}\n',
+    );
+    expect(r.config.requires).toBe("0.14.0");
+  });
+
   it("reads general.file_type only as a UINT32, as Ollama does", async () => {
     const modelsDir = freshStore();
     const path = join(work, "tiny-ft-int32.gguf");
@@ -320,5 +341,6 @@ describe("GGUF metadata types", () => {
     await writeTinyGguf(path, { dtype: "F16", extra: [["general.file_type", { type: GgufValueType.INT32, value: 1 }]] });
     const r = await installModel({ modelsDir, name: "ft", ggufPath: path });
     expect(r.config.file_type).toBe("unknown");
+    expect(r.warnings).toEqual([`${path}: general.file_type is not a UINT32; Ollama reports the quantization as unknown`]);
   });
 });

@@ -45,6 +45,7 @@ export function register(program: Command): void {
       link: flags.link,
       onStatus: say,
     });
+    for (const w of r.warnings) process.stderr.write(`gguf-tool: warning: ${w}\n`);
     say(`template: ${r.templateChoice}`);
     if (!flags.quiet) process.stdout.write(`created ${r.name} (${r.manifestDigest.slice(0, 12)})\n`);
   });

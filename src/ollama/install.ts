@@ -10,6 +10,7 @@ import { homedir } from "node:os";
 import { basename, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { createHash } from "node:crypto";
 import { ToolError } from "../formats/errors.ts";
+import { GgufValueType } from "../formats/gguf/types.ts";
 import { getArchitecture, getArray, getBoolean, getNumber, getString } from "../formats/gguf/metadata.ts";
 import { readGgufStringsAt } from "../formats/gguf/reader.ts";
 import { parseGgufShardName, readGgufModel, type GgufModel } from "../formats/gguf/split.ts";
@@ -55,6 +56,8 @@ export interface InstallResult {
   templateChoice: string;
   layers: Layer[];
   config: ModelConfig;
+  /** things Ollama will handle worse than the user may expect (one line each) */
+  warnings: string[];
 }
 
 type GgufRole = "model" | "projector" | "adapter" | "draft";
@@ -149,6 +152,23 @@ async function specialTokens(source: GgufSource): Promise<{ bosToken?: string; e
   return { bosToken: bos === undefined ? undefined : picked.get(bos), eosToken: eos === undefined ? undefined : picked.get(eos) };
 }
 
+/** GGUF properties Ollama handles badly, found before installing (checklist §0.11). */
+function ggufWarnings(source: GgufSource): string[] {
+  const md = source.gguf.metadata;
+  const arch = getArchitecture(md) ?? "";
+  const out: string[] = [];
+  const keys = [...md.keys()];
+  const firstTokenizer = keys.findIndex((k) => k.startsWith("tokenizer."));
+  if (firstTokenizer >= 0 && keys.slice(firstTokenizer).some((k) => k.startsWith(`${arch}.`))) {
+    out.push(`${source.path}: ${arch}.* keys come after tokenizer.* keys; ollama list stops reading there and will not show the context length`);
+  }
+  const ft = md.get("general.file_type");
+  if (ft !== undefined && ft.type !== GgufValueType.UINT32) {
+    out.push(`${source.path}: general.file_type is not a UINT32; Ollama reports the quantization as unknown`);
+  }
+  return out;
+}
+
 /** What will be written, decided before anything is. */
 interface InstallPlan {
   name: ModelName;
@@ -162,6 +182,7 @@ interface InstallPlan {
   messages: ModelfileMessage[];
   /** the model this install replaces, whose unused blobs are removed afterwards */
   replaces?: string[];
+  warnings: string[];
 }
 
 function checkTag(name: ModelName, text: string): void {
@@ -287,6 +308,7 @@ async function planInstall(opts: InstallOptions): Promise<InstallPlan> {
     params,
     messages: mf && mf.messages.length > 0 ? mf.messages : (base?.messages ?? []),
     replaces,
+    warnings: sources.flatMap(ggufWarnings),
   };
 }
 
@@ -422,6 +444,7 @@ export async function installModel(opts: InstallOptions): Promise<InstallResult>
       templateChoice: plan.templateChoice,
       layers,
       config: plan.config,
+      warnings: plan.warnings,
     };
   } catch (err) {
     await rollback(modelsDir, added, dirsBefore);
