@@ -78,8 +78,8 @@ export async function run(opts: BenchOptions): Promise<BenchResult[]> {
   const pool = createQuantPool();
   let pooled: BenchResult[];
   try {
-    // start the workers outside the measurement
-    await pool.quantizeTensor(poolJob(GgmlType.Q8_0, input.subarray(0, 64 * COLS)));
+    // start the workers outside the measurement (small chunks: one chunk would run inline)
+    await pool.quantizeTensor({ ...poolJob(GgmlType.Q8_0, input.subarray(0, 64 * COLS)), chunkRows: 4 });
     const poolTasks: MeasuredTask[] = present.map((t) => ({
       name: `quantize ${ggmlTypeName(t)} pool (${pool.threads} threads)`,
       bytesPerOp,
