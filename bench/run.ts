@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import * as headerParse from "./header-parse.ts";
 import * as kernels from "./kernels.ts";
 import * as pipeline from "./pipeline.ts";
+import * as tokenizer from "./tokenizer.ts";
 import type { BenchOptions, BenchResult, BenchSuite } from "./types.ts";
 
 /** One import and one entry per suite. */
@@ -17,6 +18,7 @@ const suites: Array<{ name: string; run: BenchSuite }> = [
   { name: "kernels", run: kernels.run },
   { name: "pipeline", run: pipeline.run },
   { name: "header-parse", run: headerParse.run },
+  { name: "tokenizer", run: tokenizer.run },
 ];
 
 const RESULTS = fileURLToPath(new URL("./results.json", import.meta.url));

@@ -5,12 +5,12 @@ import { afterAll, describe, expect, it } from "vitest";
 import { ToolError } from "../src/formats/errors.ts";
 import { readGgufHeader } from "../src/formats/gguf/reader.ts";
 import type { GgufMetadata } from "../src/formats/gguf/types.ts";
-import { bpeMerges, doesTokenLookSpecial, parseMergesTxt } from "../src/convert/tokenizer/bpe.ts";
-import type { TokenizerJson } from "../src/convert/tokenizer/files.ts";
+import { doesTokenLookSpecial, parseMergesTxt } from "../src/convert/tokenizer/bpe.ts";
 import { encodeByteLevelBpe } from "../src/convert/tokenizer/bpe-encoder.ts";
 import { TokenType } from "../src/convert/tokenizer/keys.ts";
 import { matchPreTokenizer, preTokenizerBehaviour } from "../src/convert/tokenizer/pre-tokenizer.ts";
 import { parseSentencePieceModel } from "../src/convert/tokenizer/sentencepiece.ts";
+import { parseTokenizerJson, readTokenizerJson, type TokenizerJson } from "../src/convert/tokenizer/tokenizer-json.ts";
 import { loadVocab } from "../src/convert/tokenizer/vocab.ts";
 import { SHARED } from "./helpers/cli.ts";
 
@@ -79,19 +79,21 @@ describe("SentencePiece tokenizer.model reader", () => {
 });
 
 describe("BPE merges and tokens", () => {
-  const tj = (merges: unknown): TokenizerJson => ({ path: "t.json", model: { type: "BPE", merges }, addedTokens: [], normalizer: null, preTokenizer: null, postProcessor: null, decoder: null });
+  const bpeMerges = (merges: unknown) => parseTokenizerJson(JSON.stringify({ model: { type: "BPE", vocab: {}, merges } }), "t.json").merges;
 
   it("keeps \"a b\" strings and joins pairs, spaces inside a part becoming Ġ", () => {
-    expect(bpeMerges(tj(["a b", "ab c"]))).toEqual(["a b", "ab c"]);
-    expect(bpeMerges(tj([["a", "b"], ["a b", "c"]]))).toEqual(["a b", "a\u0120b c"]);
-    expect(bpeMerges(tj([]))).toBeUndefined();
-    expect(() => bpeMerges(tj([["a", "b"], "c d"]))).toThrow(/model.merges\[1\] is not a pair/);
+    expect(bpeMerges(["a b", "ab c"])).toEqual(["a b", "ab c"]);
+    expect(bpeMerges([["a", "b"], ["a b", "c"]])).toEqual(["a b", "a\u0120b c"]);
+    expect(bpeMerges([])).toBeUndefined();
+    expect(() => bpeMerges([["a", "b"], "c d"])).toThrow(/model.merges\[1\] is not a pair/);
+    expect(() => bpeMerges(["a b", ["c", "d"]])).toThrow(/model.merges\[1\] is not a string/);
+    expect(() => bpeMerges([["a", "b", "c"]])).toThrow(/unknown format of model.merges/);
   });
 
-  it("the qwen2-tiny pair merges equal the llama3-tiny string merges they were trained alike", () => {
+  it("the qwen2-tiny pair merges equal the llama3-tiny string merges they were trained alike", async () => {
     // both fixtures were trained on the same text; the first merges are the same in both forms
-    const pairs = bpeMerges({ ...tj(readJson(join(hfDir("qwen2-tiny"), "tokenizer.json")).model.merges) });
-    const strings = bpeMerges({ ...tj(readJson(join(hfDir("llama3-tiny"), "tokenizer.json")).model.merges) });
+    const pairs = (await readTokenizerJson(join(hfDir("qwen2-tiny"), "tokenizer.json")))!.merges;
+    const strings = (await readTokenizerJson(join(hfDir("llama3-tiny"), "tokenizer.json")))!.merges;
     expect(pairs!.slice(0, 5)).toEqual(strings!.slice(0, 5));
   });
 
@@ -239,7 +241,7 @@ describe("architecture routes", () => {
 
 describe("byte-level BPE encoder (for llama.cpp's fingerprint)", () => {
   /** A GPT-2-style tokenizer.json: the 256 byte characters, a few merges, ByteLevel with its regex. */
-  function gpt2Like(extra: Partial<TokenizerJson> = {}): TokenizerJson {
+  function gpt2Like(extra: Record<string, unknown> = {}): TokenizerJson {
     const byteChars: string[] = [];
     let n = 0;
     for (let b = 0; b < 256; b++) {
@@ -250,40 +252,79 @@ describe("byte-level BPE encoder (for llama.cpp's fingerprint)", () => {
     byteChars.forEach((c, i) => (vocab[c] = i));
     const merges = ["h e", "l l", "he ll", "hell o", "\u0120 w", "\u0120w o"];
     merges.forEach((m, i) => (vocab[m.replace(" ", "")] = 256 + i));
-    return {
-      path: "gpt2.json",
+    const json = {
       model: { type: "BPE", vocab, merges },
-      addedTokens: [{ id: 262, content: "<|endoftext|>", special: true }],
+      added_tokens: [{ id: 262, content: "<|endoftext|>", special: true }],
       normalizer: null,
-      preTokenizer: { type: "ByteLevel", add_prefix_space: false, use_regex: true },
-      postProcessor: { type: "ByteLevel" },
+      pre_tokenizer: { type: "ByteLevel", add_prefix_space: false, use_regex: true },
+      post_processor: { type: "ByteLevel" },
       decoder: { type: "ByteLevel" },
       ...extra,
     };
+    return parseTokenizerJson(JSON.stringify(json), "gpt2.json");
   }
 
   it("splits with GPT-2's regex, maps bytes and merges by rank", () => {
     const tj = gpt2Like();
     // "hello" -> he, ll -> hell -> hello; " world" -> Ġw -> Ġwo, r, l, d; "!" ; "\n" byte 10 -> Ċ (256 + 10)
-    expect(encodeByteLevelBpe(tj, tj.model.merges as string[], "hello world!\n")).toEqual([259, 261, "r".charCodeAt(0), "l".charCodeAt(0), "d".charCodeAt(0), "!".charCodeAt(0), 10]);
+    expect(encodeByteLevelBpe(tj, "hello world!\n")).toEqual([259, 261, "r".charCodeAt(0), "l".charCodeAt(0), "d".charCodeAt(0), "!".charCodeAt(0), 10]);
   });
 
   it("adds the template's special tokens and gives up on what it cannot reproduce", () => {
-    const withBos = gpt2Like({ postProcessor: { type: "TemplateProcessing", single: [{ SpecialToken: { id: "<|endoftext|>", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }], special_tokens: { "<|endoftext|>": { id: "<|endoftext|>", ids: [262], tokens: ["<|endoftext|>"] } } } });
-    expect(encodeByteLevelBpe(withBos, withBos.model.merges as string[], "hello")).toEqual([262, 259]);
-    const metaspace = gpt2Like({ preTokenizer: { type: "Metaspace", replacement: "\u2581" } });
-    expect(encodeByteLevelBpe(metaspace, [], "hello")).toBeUndefined();
-    const possessive = gpt2Like({ preTokenizer: { type: "Split", pattern: { Regex: "\\p{L}++" }, behavior: "Isolated", invert: false } });
-    expect(encodeByteLevelBpe(possessive, [], "hello")).toBeUndefined();
+    const withBos = gpt2Like({ post_processor: { type: "TemplateProcessing", single: [{ SpecialToken: { id: "<|endoftext|>", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }], special_tokens: { "<|endoftext|>": { id: "<|endoftext|>", ids: [262], tokens: ["<|endoftext|>"] } } } });
+    expect(encodeByteLevelBpe(withBos, "hello")).toEqual([262, 259]);
+    const metaspace = gpt2Like({ pre_tokenizer: { type: "Metaspace", replacement: "\u2581" } });
+    expect(encodeByteLevelBpe(metaspace, "hello")).toBeUndefined();
+    const possessive = gpt2Like({ pre_tokenizer: { type: "Split", pattern: { Regex: "\\p{L}++" }, behavior: "Isolated", invert: false } });
+    expect(encodeByteLevelBpe(possessive, "hello")).toBeUndefined();
     // an added token inside the text is split off first by tokenizers: not reproduced
-    expect(encodeByteLevelBpe(gpt2Like(), [], "a<|endoftext|>b")).toBeUndefined();
+    expect(encodeByteLevelBpe(gpt2Like(), "a<|endoftext|>b")).toBeUndefined();
   });
 
   it("recognises GPT-2's own pre-tokenizer from its definition", () => {
     const m = matchPreTokenizer(preTokenizerBehaviour(gpt2Like()));
     expect(m.known.name).toBe("gpt-2");
     expect(m.exact).toBe(true);
-    const digits = gpt2Like({ preTokenizer: { type: "Sequence", pretokenizers: [{ type: "Digits", individual_digits: true }, { type: "ByteLevel", use_regex: true }] } });
+    const digits = gpt2Like({ pre_tokenizer: { type: "Sequence", pretokenizers: [{ type: "Digits", individual_digits: true }, { type: "ByteLevel", use_regex: true }] } });
     expect(matchPreTokenizer(preTokenizerBehaviour(digits)).known.name).toBe("smollm");
+  });
+});
+
+describe("tokenizer.json reader", () => {
+  it("scans vocab and merges exactly as JSON.parse reads them, escapes and odd characters included", () => {
+    const vocab: Record<string, number> = { 'a"b': 0, "c\\d": 1, "}": 2, "{": 3, ",": 4, "\u0120x": 5, "\n": 6, "\u{1F999}": 7, "\u2581the": 8, " ": 9, "": 10 };
+    const merges = [["a\"", "b"], ["}", "{"], ["x y", "z"]];
+    const json = {
+      version: "1.0",
+      added_tokens: [{ id: 11, content: "<|x|>", special: true, lstrip: false }],
+      normalizer: { type: "Sequence", normalizers: [{ type: "Replace", pattern: { String: "}\"]" }, content: "{" }] },
+      pre_tokenizer: null,
+      model: { type: "BPE", dropout: null, vocab, merges, ignore_merges: true, byte_fallback: false },
+      decoder: { type: "ByteLevel" },
+    };
+    // escaped the way Python's json.dumps writes (ASCII only) and the way tokenizers writes (UTF-8)
+    for (const text of [JSON.stringify(json, null, 2), JSON.stringify(json).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)]) {
+      const tj = parseTokenizerJson(text, "t.json");
+      expect(Object.fromEntries(tj.vocab!.tokens.map((t, i) => [t, tj.vocab!.ids[i]]))).toEqual(vocab);
+      expect(tj.merges).toEqual(['a" b', "} {", "x\u0120y z"]);
+      expect(tj.model).toEqual({ type: "BPE", dropout: null, ignore_merges: true, byte_fallback: false });
+      expect(tj.normalizer).toEqual(json.normalizer);
+      expect(tj.addedTokens).toEqual([{ id: 11, content: "<|x|>", special: true }]);
+    }
+  });
+
+  it("keeps a vocabulary that is not token -> id (Unigram) out of the way until a BPE route needs it", () => {
+    const tj = parseTokenizerJson(JSON.stringify({ model: { type: "Unigram", vocab: [["<unk>", 0], ["a", -1.5]] } }), "u.json");
+    expect(tj.vocab).toBeUndefined();
+    expect(tj.model.vocab).toEqual([["<unk>", 0], ["a", -1.5]]);
+  });
+
+  it("refuses ids that are not non-negative integers and broken JSON", () => {
+    expect(() => parseTokenizerJson('{"model": {"vocab": {"a": 1.5}}}', "t.json")).toThrow(/token "a" has id 1.5/);
+    expect(() => parseTokenizerJson('{"model": {"vocab": {"a": -1}}}', "t.json")).toThrow(/token "a" has id -1/);
+    expect(() => parseTokenizerJson('{"model": {"vocab": {"a": 1 "b": 2}}}', "t.json")).toThrow(/not valid JSON: expected , or \} at character/);
+    expect(() => parseTokenizerJson('{"model": {"vocab": {"a": 1}}, "x": [1,}', "t.json")).toThrow(/not valid JSON/);
+    expect(() => parseTokenizerJson('{"model": {"merges": [["a", "b"], ["c"]]}}', "t.json")).toThrow(/model.merges\[1\] is not a pair/);
+    expect(() => parseTokenizerJson('{"model": {"vocab": {"a\\q": 1}}}', "t.json")).toThrow(/bad escape/);
   });
 });

@@ -4,7 +4,8 @@
  * post-processor's special tokens), so llama.cpp's pre-tokenizer fingerprint (`chkhsh`) can be
  * computed. Anything it does not reproduce exactly makes it give up (undefined), never guess.
  */
-import { isObject, type TokenizerJson } from "./files.ts";
+import { isObject } from "./files.ts";
+import type { TokenizerJson } from "./tokenizer-json.ts";
 
 class Unsupported extends Error {}
 
@@ -160,39 +161,46 @@ function bpeWord(word: string, ranks: Map<string, number>): string[] {
 }
 
 /**
- * The rank of each merge that can apply to these words: only merges made of characters the words
- * contain (a short text needs a few hundred of a vocabulary's 150k merges).
+ * The ranks of the merges, and the ids of the tokens, that can occur in these words: only those
+ * made of characters the words contain (a short text needs a few hundred of 150k). Byte-level
+ * text is all in the first plane, so a table over UTF-16 code units tells which characters occur.
  */
-function mergeRanks(merges: string[], words: string[]): Map<string, number> {
-  const chars = new Set<string>([" "]);
-  for (const w of words) for (const c of w) chars.add(c);
+function relevantTables(tj: TokenizerJson, words: string[]): { ranks: Map<string, number>; ids: Map<string, number> } {
+  const present = new Uint8Array(0x10000);
+  present[0x20] = 1; // the separator inside "a b" merges
+  for (const w of words) for (let i = 0; i < w.length; i++) present[w.charCodeAt(i)] = 1;
+  const madeOfPresent = (s: string) => {
+    for (let i = 0; i < s.length; i++) if (present[s.charCodeAt(i)] === 0) return false;
+    return true;
+  };
   const ranks = new Map<string, number>();
-  next: for (let i = 0; i < merges.length; i++) {
-    const merge = merges[i];
-    for (const c of merge) if (!chars.has(c)) continue next;
-    if (!ranks.has(merge)) ranks.set(merge, i);
+  const merges = tj.merges ?? [];
+  for (let i = 0; i < merges.length; i++) {
+    if (madeOfPresent(merges[i]) && !ranks.has(merges[i])) ranks.set(merges[i], i);
   }
-  return ranks;
+  const ids = new Map<string, number>();
+  const { tokens, ids: tokenIds } = tj.vocab!;
+  for (let i = 0; i < tokens.length; i++) if (madeOfPresent(tokens[i])) ids.set(tokens[i], tokenIds[i]);
+  return { ranks, ids };
 }
 
 /**
  * `tokenizer.encode(text)` (with special tokens) for a byte-level BPE tokenizer.json, or
  * undefined when the tokenizer does something this encoder does not reproduce.
  */
-export function encodeByteLevelBpe(tj: TokenizerJson, merges: string[], text: string): number[] | undefined {
+export function encodeByteLevelBpe(tj: TokenizerJson, text: string): number[] | undefined {
   try {
     const m = tj.model;
     if (m.type !== "BPE" || m.byte_fallback === true || (m.continuing_subword_prefix ?? "") !== "" || (m.end_of_word_suffix ?? "") !== "") return undefined;
     // added tokens are split off before anything else; the fingerprint text should contain none
     if (tj.addedTokens.some((t) => t.content.length > 0 && text.includes(t.content))) return undefined;
-    const vocab = tj.model.vocab;
-    if (!isObject(vocab)) return undefined;
-    const idOf = (token: string) => (Object.hasOwn(vocab, token) && typeof vocab[token] === "number" ? (vocab[token] as number) : undefined);
+    if (tj.vocab === undefined) return undefined;
     const state: PreTokenized = { pieces: [normalize(tj.normalizer, text)], byteLevel: false };
     preTokenize(tj.preTokenizer, state);
     if (!state.byteLevel) return undefined;
     const words = state.pieces.map(byteLevel);
-    const ranks = mergeRanks(merges, words);
+    const { ranks, ids: vocab } = relevantTables(tj, words);
+    const idOf = (token: string) => vocab.get(token);
     const ids: number[] = [];
     for (const word of words) {
       const whole = m.ignore_merges === true ? idOf(word) : undefined;

@@ -1,11 +1,11 @@
 /**
  * Byte-level BPE vocabularies from tokenizer.json, as llama.cpp's converter builds them
- * (`get_vocab_base` and gguf-py's SpecialVocab merges): one token per id up to config.json's
- * vocab_size, `[PAD<id>]` (UNUSED) for ids nobody defines, added tokens CONTROL when special or
- * special-looking and USER_DEFINED otherwise, and the merges as "a b" strings.
+ * (`get_vocab_base`): one token per id up to config.json's vocab_size, `[PAD<id>]` (UNUSED) for
+ * ids nobody defines, added tokens CONTROL when special or special-looking and USER_DEFINED
+ * otherwise. (The merges come ready from tokenizer-json.ts.)
  */
 import { ToolError } from "../../formats/errors.ts";
-import { isInt, isObject, type TokenizerJson } from "./files.ts";
+import type { TokenizerJson, VocabEntries } from "./tokenizer-json.ts";
 import { TokenType } from "./keys.ts";
 
 export interface TokenList {
@@ -27,21 +27,18 @@ export function doesTokenLookSpecial(token: string): boolean {
   return token.startsWith("<unused") && token.endsWith(">");
 }
 
-/** tokenizer.json's `model.vocab`, checked: token text -> id. */
-export function modelVocab(tj: TokenizerJson): Map<string, number> {
-  const out = new Map<string, number>();
-  forEachVocabEntry(tj, (token, id) => out.set(token, id));
-  return out;
+/** tokenizer.json's `model.vocab`, which a BPE vocabulary must have. */
+export function vocabEntries(tj: TokenizerJson): VocabEntries {
+  if (tj.vocab === undefined) throw new ToolError(tj.path, "model.vocab is not an object of token -> id");
+  return tj.vocab;
 }
 
-function forEachVocabEntry(tj: TokenizerJson, fn: (token: string, id: number) => void): void {
-  const vocab = tj.model.vocab;
-  if (!isObject(vocab)) throw new ToolError(tj.path, "model.vocab is not an object of token -> id");
-  for (const token in vocab) {
-    const id = vocab[token];
-    if (!isInt(id) || id < 0) throw new ToolError(tj.path, `model.vocab: token ${JSON.stringify(token)} has id ${JSON.stringify(id)}, not a non-negative integer`);
-    fn(token, id);
-  }
+/** tokenizer.json's `model.vocab` as token text -> id. */
+export function modelVocab(tj: TokenizerJson): Map<string, number> {
+  const { tokens, ids } = vocabEntries(tj);
+  const out = new Map<string, number>();
+  for (let i = 0; i < tokens.length; i++) out.set(tokens[i], ids[i]);
+  return out;
 }
 
 /**
@@ -52,6 +49,7 @@ export function bpeTokenList(tj: TokenizerJson, vocabSize: number | undefined): 
   // transformers' `tokenizer.vocab`: the model vocabulary with the added tokens over it
   const added = new Map<string, { id: number; special: boolean }>();
   for (const t of tj.addedTokens) added.set(t.content, { id: t.id, special: t.special });
+  const { tokens: vocabTokens, ids: vocabIds } = vocabEntries(tj);
   const byId: (string | undefined)[] = vocabSize === undefined ? [] : new Array(vocabSize);
   let count = 0;
   const place = (token: string, id: number) => {
@@ -59,9 +57,9 @@ export function bpeTokenList(tj: TokenizerJson, vocabSize: number | undefined): 
     byId[id] = token;
     count++;
   };
-  forEachVocabEntry(tj, (token, id) => {
-    if (!added.has(token)) place(token, id);
-  });
+  for (let i = 0; i < vocabTokens.length; i++) {
+    if (!added.has(vocabTokens[i])) place(vocabTokens[i], vocabIds[i]);
+  }
   for (const [content, t] of added) place(content, t.id);
   const n = vocabSize ?? count;
   if (byId.length > n) throw new ToolError(tj.path, `token ids go up to ${byId.length - 1} but the tokenizer defines only ${count} tokens`);
@@ -89,47 +87,6 @@ export function bpeTokenList(tj: TokenizerJson, vocabSize: number | undefined): 
     }
   }
   return { tokens, types };
-}
-
-/**
- * `model.merges` as gguf-py writes them: "a b" strings kept as they are, the newer ["a", "b"]
- * pairs joined by a space after spaces inside a part are byte-encoded as "Ġ" (U+0120).
- * Undefined when the file has none (SpecialVocab then tries merges.txt).
- */
-export function bpeMerges(tj: TokenizerJson): string[] | undefined {
-  // both the pre-tokenizer fingerprint and SpecialVocab need them; 151k of them take a while
-  if (!mergesCache.has(tj)) mergesCache.set(tj, readMerges(tj));
-  return mergesCache.get(tj);
-}
-
-const mergesCache = new WeakMap<TokenizerJson, string[] | undefined>();
-
-function readMerges(tj: TokenizerJson): string[] | undefined {
-  const merges = tj.model.merges;
-  if (!Array.isArray(merges) || merges.length === 0) return undefined;
-  const first = merges[0];
-  if (typeof first === "string") {
-    for (let i = 0; i < merges.length; i++) {
-      if (typeof merges[i] !== "string") throw new ToolError(tj.path, `model.merges[${i}] is not a string like the others`);
-    }
-    return merges as string[];
-  }
-  if (!Array.isArray(first) || first.length !== 2 || typeof first[0] !== "string") {
-    throw new ToolError(tj.path, "unknown format of model.merges (expected \"a b\" strings or [\"a\", \"b\"] pairs)");
-  }
-  const out: string[] = new Array(merges.length);
-  for (let i = 0; i < merges.length; i++) {
-    const pair = merges[i];
-    if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== "string" || typeof pair[1] !== "string") {
-      throw new ToolError(tj.path, `model.merges[${i}] is not a pair of strings like the others`);
-    }
-    out[i] = `${encodeMergeSpaces(pair[0])} ${encodeMergeSpaces(pair[1])}`;
-  }
-  return out;
-}
-
-function encodeMergeSpaces(part: string): string {
-  return part.includes(" ") ? part.replaceAll(" ", "\u0120") : part;
 }
 
 /** merges.txt of a "slow" GPT-2 tokenizer, as SpecialVocab reads it (optional "#version" line). */

@@ -1,6 +1,6 @@
 /**
- * Reading the JSON files of a Hugging Face tokenizer (tokenizer.json, tokenizer_config.json,
- * added_tokens.json, ...) with one-line errors, and the typed shapes we use from them.
+ * Reading the files of a Hugging Face tokenizer folder (tokenizer_config.json, added_tokens.json,
+ * tokenizer.model, ...) with one-line errors.
  */
 import { readFile, stat } from "node:fs/promises";
 import { ToolError } from "../../formats/errors.ts";
@@ -63,47 +63,4 @@ export async function readJsonObjectIfExists(path: string): Promise<JsonObject |
   if (v === undefined) return undefined;
   if (!isObject(v)) throw new ToolError(path, "expected a JSON object at the top level");
   return v;
-}
-
-/** One entry of tokenizer.json's `added_tokens`. */
-export interface AddedToken {
-  id: number;
-  content: string;
-  special: boolean;
-}
-
-/** The parts of tokenizer.json (Hugging Face `tokenizers`) the converter reads. */
-export interface TokenizerJson {
-  path: string;
-  model: JsonObject & { type?: unknown; vocab?: unknown; merges?: unknown; ignore_merges?: unknown; byte_fallback?: unknown };
-  addedTokens: AddedToken[];
-  normalizer: unknown;
-  preTokenizer: unknown;
-  postProcessor: unknown;
-  decoder: unknown;
-}
-
-/** tokenizer.json checked for the shape every later step relies on. */
-export async function readTokenizerJson(path: string): Promise<TokenizerJson | undefined> {
-  const json = await readJsonObjectIfExists(path);
-  if (json === undefined) return undefined;
-  const model = json.model;
-  if (!isObject(model)) throw new ToolError(path, "no \"model\" object");
-  const added = json.added_tokens ?? [];
-  if (!Array.isArray(added)) throw new ToolError(path, "\"added_tokens\" is not a list");
-  const addedTokens: AddedToken[] = added.map((t, i) => {
-    if (!isObject(t) || !isInt(t.id) || typeof t.content !== "string") {
-      throw new ToolError(path, `added_tokens[${i}] has no integer "id" and string "content"`);
-    }
-    return { id: t.id, content: t.content, special: t.special === true };
-  });
-  return {
-    path,
-    model,
-    addedTokens,
-    normalizer: json.normalizer,
-    preTokenizer: json.pre_tokenizer,
-    postProcessor: json.post_processor,
-    decoder: json.decoder,
-  };
 }

@@ -6,7 +6,8 @@
  */
 import { ToolError } from "../../formats/errors.ts";
 import { modelVocab } from "./bpe.ts";
-import { isObject, type JsonObject, type TokenizerJson } from "./files.ts";
+import { isObject, type JsonObject } from "./files.ts";
+import type { TokenizerJson } from "./tokenizer-json.ts";
 import { TokenType } from "./keys.ts";
 import type { ScoredTokenList } from "./spm-vocab.ts";
 

@@ -9,22 +9,22 @@
  */
 import { createHash } from "node:crypto";
 import { encodeByteLevelBpe } from "./bpe-encoder.ts";
-import type { TokenizerJson } from "./files.ts";
 import { isObject } from "./files.ts";
 import { PRE_TOKENIZER_BY_HASH, PRE_TOKENIZER_CHECK_TEXT } from "./pre-tokenizer-hashes.ts";
+import type { TokenizerJson } from "./tokenizer-json.ts";
 
 /**
  * llama.cpp's `chkhsh`: sha256 of Python's `str()` of the ids of the check text, or undefined when
  * the tokenizer cannot be reproduced here.
  */
-export function preTokenizerFingerprint(tj: TokenizerJson, merges: string[]): string | undefined {
-  const ids = encodeByteLevelBpe(tj, merges, PRE_TOKENIZER_CHECK_TEXT);
+export function preTokenizerFingerprint(tj: TokenizerJson): string | undefined {
+  const ids = encodeByteLevelBpe(tj, PRE_TOKENIZER_CHECK_TEXT);
   return ids === undefined ? undefined : createHash("sha256").update(`[${ids.join(", ")}]`).digest("hex");
 }
 
 /** The name llama.cpp's converter gives a tokenizer it knows by its fingerprint. */
-export function preTokenizerByFingerprint(tj: TokenizerJson, merges: string[]): string | undefined {
-  const hash = preTokenizerFingerprint(tj, merges);
+export function preTokenizerByFingerprint(tj: TokenizerJson): string | undefined {
+  const hash = preTokenizerFingerprint(tj);
   return hash === undefined ? undefined : PRE_TOKENIZER_BY_HASH.get(hash);
 }
 

@@ -9,8 +9,9 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ToolError } from "../../formats/errors.ts";
-import { bpeMerges, parseMergesTxt } from "./bpe.ts";
-import { isInt, isObject, readFileIfExists, readJsonObjectIfExists, type JsonObject, type TokenizerJson } from "./files.ts";
+import { parseMergesTxt } from "./bpe.ts";
+import { isInt, isObject, readFileIfExists, readJsonObjectIfExists, type JsonObject } from "./files.ts";
+import type { TokenizerJson } from "./tokenizer-json.ts";
 import { ADD_SPECIAL_TOKEN_KEYS, SPECIAL_TOKEN_ID_KEYS, TokenizerKey, chatTemplateKey, type TokenizerMetadataWriter } from "./keys.ts";
 
 export interface NamedChatTemplate {
@@ -113,7 +114,7 @@ function parseNormalizer(sv: SpecialVocab, normalizer: unknown): void {
 async function loadFromTokenizerFiles(sv: SpecialVocab, inputs: SpecialVocabInputs, loadMerges: boolean): Promise<void> {
   const tj = inputs.tokenizerJson;
   if (tj !== undefined) {
-    if (loadMerges) sv.merges = bpeMerges(tj) ?? [];
+    if (loadMerges) sv.merges = tj.merges ?? [];
     if (truthy(tj.normalizer)) parseNormalizer(sv, tj.normalizer);
   }
   const addedTokens = tj?.addedTokens ?? [];

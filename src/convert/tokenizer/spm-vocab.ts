@@ -7,7 +7,8 @@
  */
 import { ToolError } from "../../formats/errors.ts";
 import { SPM_SPACE, doesTokenLookSpecial, type TokenList } from "./bpe.ts";
-import { isInt, isObject, type JsonObject, type TokenizerJson } from "./files.ts";
+import { isInt, isObject, type JsonObject } from "./files.ts";
+import type { TokenizerJson } from "./tokenizer-json.ts";
 import { TokenType } from "./keys.ts";
 import type { SentencePieceModel } from "./sentencepiece.ts";
 

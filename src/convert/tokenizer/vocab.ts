@@ -18,13 +18,14 @@
 import { join } from "node:path";
 import { ToolError } from "../../formats/errors.ts";
 import type { GgufMetadata } from "../../formats/gguf/types.ts";
-import { bpeMerges, bpeTokenList } from "./bpe.ts";
-import { fileExists, isInt, isObject, readFileIfExists, readJsonObjectIfExists, readTokenizerJson, type JsonObject, type TokenizerJson } from "./files.ts";
+import { bpeTokenList } from "./bpe.ts";
+import { fileExists, isInt, isObject, readFileIfExists, readJsonObjectIfExists, type JsonObject } from "./files.ts";
 import { TokenizerKey, TokenizerMetadataWriter } from "./keys.ts";
 import { isLlamaHfTokenizer, llamaHfTokenList } from "./llama-hf.ts";
 import { describeMismatch, matchPreTokenizer, preTokenizerBehaviour, preTokenizerByFingerprint } from "./pre-tokenizer.ts";
 import { parseSentencePieceModel } from "./sentencepiece.ts";
 import { loadSpecialVocab, setSpecialToken, writeSpecialVocab, type SpecialVocabInputs } from "./special-vocab.ts";
+import { readTokenizerJson, type TokenizerJson } from "./tokenizer-json.ts";
 import { phi3TokenList, sentencePieceTokenList, type ScoredTokenList, type SentencePieceSources } from "./spm-vocab.ts";
 
 export interface LoadVocabOptions {
@@ -204,7 +205,7 @@ async function setBpeVocab(f: TokenizerFolder): Promise<void> {
 }
 
 function recognisePreTokenizer(tj: TokenizerJson, warn: (msg: string) => void): string {
-  const known = preTokenizerByFingerprint(tj, bpeMerges(tj) ?? []);
+  const known = preTokenizerByFingerprint(tj);
   if (known !== undefined) return known;
   const behaviour = preTokenizerBehaviour(tj);
   const match = matchPreTokenizer(behaviour);
