@@ -95,9 +95,29 @@ export async function renderMetadata(subject: InspectSubject, full: boolean): Pr
   const rows: Array<[string, string, string]> = [];
   for (const [key, value] of subject.model.metadata) {
     const type = value.type === GgufValueType.ARRAY ? `${GGUF_VALUE_TYPE_NAMES[value.type]}[${GGUF_VALUE_TYPE_NAMES[value.value.itemType]}]` : GGUF_VALUE_TYPE_NAMES[value.type];
-    rows.push([key, type, metadataValueText(await ggufValueJson(path, value, full), full)]);
+    let json = await ggufValueJson(path, value, full);
+    if (value.type === GgufValueType.FLOAT32) json = shortestFloat32(json);
+    else if (value.type === GgufValueType.ARRAY && value.value.itemType === GgufValueType.FLOAT32) json = mapArrayJson(json, shortestFloat32);
+    rows.push([key, type, metadataValueText(json, full)]);
   }
   return `metadata (${rows.length} keys)\n${table(rows, "  ").join("\n")}\n`;
+}
+
+/** A float32 as the fewest digits that read back as the same float32 (0.95, not 0.949999988079071). */
+function shortestFloat32(v: JsonValue): JsonValue {
+  if (typeof v !== "number") return v;
+  for (let digits = 1; digits < 9; digits++) {
+    const text = v.toPrecision(digits);
+    if (Math.fround(Number(text)) === v) return Number(text);
+  }
+  return v;
+}
+
+/** Applies `f` to the items of an array value, whole or abbreviated. */
+function mapArrayJson(v: JsonValue, f: (x: JsonValue) => JsonValue): JsonValue {
+  if (Array.isArray(v)) return v.map(f);
+  if (v !== null && typeof v === "object" && Array.isArray(v.head)) return { ...v, head: v.head.map(f) };
+  return v;
 }
 
 function metadataValueText(v: JsonValue, full: boolean): string {
