@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, existsSync, mkdirSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,6 +12,7 @@ import { readManifest } from "../src/ollama/manifest.ts";
 import { parseModelfile } from "../src/ollama/modelfile.ts";
 import { parseModelName } from "../src/ollama/names.ts";
 import { storeTempPath } from "../src/ollama/store-fs.ts";
+import { verifyStore } from "../src/ollama/store-maintain.ts";
 import { listModels } from "../src/ollama/store-read.ts";
 import { LIBRARY_TEMPLATES } from "../src/ollama/templates/library.ts";
 import { writeTinyGguf, writeTinyProjector } from "./helpers/tiny-gguf.ts";
@@ -309,6 +310,37 @@ describe("a failed install leaves the models dir exactly as before", () => {
     expect(snapshot(modelsDir)).toEqual(withBlocker);
     rmSync(blocker);
     expect(snapshot(modelsDir)).toEqual(before);
+  });
+});
+
+describe("store ownership and concurrency", () => {
+  it("gives new files and folders the models dir's owner when running as root (else they are ours)", async () => {
+    const modelsDir = freshStore();
+    mkdirSync(modelsDir);
+    const isRoot = process.getuid?.() === 0;
+    if (isRoot) chownSync(modelsDir, 4321, 4322);
+    await installModel({ modelsDir, name: "owned", ggufPath: f32Path, modelfile: parseModelfile("SYSTEM s", { source: "M", requireFrom: false }) });
+    const paths = Object.keys(snapshot(modelsDir)).map((p) => p.replace(/\/$/, ""));
+    expect(paths.length).toBeGreaterThan(8);
+    for (const p of paths) {
+      const st = statSync(p);
+      expect([st.uid, st.gid], p).toEqual(isRoot ? [4321, 4322] : [process.getuid!(), process.getgid!()]);
+    }
+  });
+
+  it("concurrent installs sharing blobs all complete and verify", async () => {
+    const modelsDir = freshStore();
+    const names = ["c1", "c2", "c3", "c4"];
+    await Promise.all(
+      names.map((name, i) =>
+        installModel({ modelsDir, name, ggufPath: f32Path, modelfile: parseModelfile(`SYSTEM ${i % 2}\nLICENSE MIT`, { source: "M", requireFrom: false }) }),
+      ),
+    );
+    const { models } = await listModels(modelsDir);
+    expect(models.map((m) => m.displayName).sort()).toEqual(names.map((n) => `${n}:latest`));
+    const v = await verifyStore(modelsDir);
+    expect(v.problems).toEqual([]);
+    expect(readdirSync(join(modelsDir, "blobs")).sort()).toHaveLength(1 + 1 + 2 + 1); // model, config, 2 systems, license
   });
 });
 
