@@ -166,6 +166,12 @@ describe("bad tokenizer files are one-line ToolErrors", () => {
     await expectToolError(loadVocab(dir, config(dir)), dir, /no tokenizer/);
   });
 
+  it("a tokenizer.json that is not byte-level where no tokenizer.model is there", async () => {
+    const dir = copyFixture("gemma2-tiny", ["tokenizer.model"]);
+    const cfg = { ...config(dir), architectures: ["Gemma3ForCausalLM"] };
+    await expectToolError(loadVocab(dir, cfg), join(dir, "tokenizer.json"), /not a byte-level BPE tokenizer/);
+  });
+
   it("a SentencePiece architecture without tokenizer.model", async () => {
     const dir = copyFixture("gemma2-tiny", ["tokenizer.model"]);
     await expectToolError(loadVocab(dir, config(dir)), join(dir, "tokenizer.model"), /not found/);

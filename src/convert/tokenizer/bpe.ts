@@ -27,6 +27,18 @@ export function doesTokenLookSpecial(token: string): boolean {
   return token.startsWith("<unused") && token.endsWith(">");
 }
 
+/** Whether a tokenizer.json works on GPT-2's byte-level characters (a ByteLevel pre-tokenizer or decoder). */
+export function isByteLevel(tj: TokenizerJson): boolean {
+  const hasByteLevel = (x: unknown): boolean => {
+    if (typeof x !== "object" || x === null) return false;
+    const o = x as { type?: unknown; pretokenizers?: unknown; decoders?: unknown };
+    if (o.type === "ByteLevel") return true;
+    const parts = Array.isArray(o.pretokenizers) ? o.pretokenizers : Array.isArray(o.decoders) ? o.decoders : [];
+    return parts.some(hasByteLevel);
+  };
+  return hasByteLevel(tj.preTokenizer) || hasByteLevel(tj.decoder);
+}
+
 /** tokenizer.json's `model.vocab`, which a BPE vocabulary must have. */
 export function vocabEntries(tj: TokenizerJson): VocabEntries {
   if (tj.vocab === undefined) throw new ToolError(tj.path, "model.vocab is not an object of token -> id");

@@ -18,7 +18,7 @@
 import { join } from "node:path";
 import { ToolError } from "../../formats/errors.ts";
 import type { GgufMetadata } from "../../formats/gguf/types.ts";
-import { bpeTokenList } from "./bpe.ts";
+import { bpeTokenList, isByteLevel } from "./bpe.ts";
 import { fileExists, isInt, isObject, readFileIfExists, readJsonObjectIfExists, type JsonObject } from "./files.ts";
 import { TokenizerKey, TokenizerMetadataWriter } from "./keys.ts";
 import { isLlamaHfTokenizer, llamaHfTokenList } from "./llama-hf.ts";
@@ -193,9 +193,11 @@ async function setPhi3Vocab(f: TokenizerFolder): Promise<void> {
 async function setBpeVocab(f: TokenizerFolder): Promise<void> {
   const tj = f.tokenizerJson;
   if (tj === undefined) {
-    throw new ToolError(f.dir, "no tokenizer: neither tokenizer.json nor tokenizer.model (needed for this architecture) is there");
+    throw new ToolError(f.dir, "no tokenizer: the folder has neither tokenizer.model nor tokenizer.json");
   }
   if (tj.model.type !== "BPE") throw new ToolError(tj.path, `model type ${JSON.stringify(tj.model.type)} is not supported (expected a BPE tokenizer)`);
+  // llama.cpp's "gpt2" tokenizer works on byte-level text; anything else would convert into a GGUF that tokenizes wrongly
+  if (!isByteLevel(tj)) throw new ToolError(tj.path, "not a byte-level BPE tokenizer (no ByteLevel pre-tokenizer or decoder), and this model has no tokenizer.model");
   const list = bpeTokenList(tj, f.vocabSize);
   f.w.string(TokenizerKey.MODEL, "gpt2");
   f.w.string(TokenizerKey.PRE, f.options.preTokenizer ?? recognisePreTokenizer(tj, f.warn));
