@@ -108,28 +108,6 @@ export async function* readBlobVerified(modelsDir: string, digest: string, expec
   }
 }
 
-/** Largest text/JSON layer (template, system, params, license, messages, config) read into memory. */
-export const MAX_TEXT_BLOB_BYTES = 16 << 20;
-
-/**
- * A small stored blob (config or a text layer) read whole and checked against its digest. Its size
- * is checked against `maxBytes` before anything is allocated.
- */
-export async function readSmallBlob(modelsDir: string, digest: string, maxBytes = MAX_TEXT_BLOB_BYTES): Promise<Buffer> {
-  const d = parseDigest(digest);
-  const path = blobPath(modelsDir, d);
-  let size: number | undefined;
-  try {
-    size = (await stat(path)).size;
-  } catch {
-    throw new ToolError(d, "blob is missing from the store (run gguf-tool verify)");
-  }
-  if (size > maxBytes) throw new ToolError(d, `blob is ${size} bytes, more than the ${maxBytes} expected for this layer`);
-  const parts: Buffer[] = [];
-  for await (const chunk of readBlobVerified(modelsDir, d)) parts.push(chunk);
-  return Buffer.concat(parts);
-}
-
 /** Ollama's `touchLayer`: a reused blob gets a fresh mtime so the 1 h prune grace period starts again. */
 async function touchBlob(path: string): Promise<void> {
   const now = new Date();

@@ -9,11 +9,11 @@ import { mkdir, stat } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
 import { createAtomicFile, type AtomicFile } from "../formats/atomic-file.ts";
 import { ToolError } from "../formats/errors.ts";
-import { blobFileName, blobPath, type ByteSource, readBlobVerified, readSmallBlob } from "./blobs.ts";
-import { type Layer, type ManifestFile, manifestBlobs, MEDIA_TYPES, readManifest } from "./manifest.ts";
-import { type ModelfileMessage, printModelfile } from "./modelfile.ts";
+import { blobFileName, blobPath, type ByteSource, readBlobVerified } from "./blobs.ts";
+import { readInstalledModel } from "./installed.ts";
+import { type Layer, type ManifestFile, manifestBlobs, readManifest } from "./manifest.ts";
+import { printModelfile } from "./modelfile.ts";
 import { displayName, type ModelName } from "./names.ts";
-import { decodeParamsJson, type Params } from "./params.ts";
 import { TarWriter } from "./tar.ts";
 
 export interface ExportResult {
@@ -176,25 +176,6 @@ export interface GgufExportResult {
   inexact: string[];
 }
 
-/** Layers of a manifest, by role, as Ollama's `GetModel` reads them (§4.1, §5). */
-function layersByRole(layers: Layer[]) {
-  const of = (...types: string[]) => layers.filter((l) => types.includes(l.mediaType));
-  const last = (...types: string[]) => of(...types).at(-1);
-  return {
-    model: last(MEDIA_TYPES.model),
-    projectors: of(MEDIA_TYPES.projector),
-    adapters: of(MEDIA_TYPES.adapter),
-    draft: last(MEDIA_TYPES.draft),
-    template: last(MEDIA_TYPES.template, MEDIA_TYPES.prompt),
-    system: last(MEDIA_TYPES.system),
-    params: of(MEDIA_TYPES.params),
-    licenses: of(MEDIA_TYPES.license),
-    messages: last(MEDIA_TYPES.messages),
-  };
-}
-
-const utf8 = (b: Buffer) => b.toString("utf8");
-
 /**
  * `export --gguf`: writes the model's GGUF to `output` exactly as stored, projector/adapter/draft
  * GGUFs beside it (`<stem>-projector.gguf`, ...), and a `Modelfile` in the same folder with
@@ -203,62 +184,36 @@ const utf8 = (b: Buffer) => b.toString("utf8");
  * with `force`.
  */
 export async function exportGguf(modelsDir: string, name: ModelName, output: string, options: { force?: boolean } = {}): Promise<GgufExportResult> {
-  const file = await readManifest(modelsDir, name);
-  const roles = layersByRole(file.manifest.layers);
-  if (!roles.model) {
-    throw new ToolError(displayName(file.name), "has no GGUF model layer (a safetensors-native model?); use `export` without --gguf");
-  }
+  const model = await readInstalledModel(modelsDir, name);
+  const shown = displayName(model.file.name);
+  if (!model.model) throw new ToolError(shown, "has no GGUF model layer (a safetensors-native model?); use `export` without --gguf");
   const dir = dirname(output);
   const ext = extname(output) || ".gguf";
   const stem = basename(output, extname(output));
   const sibling = (suffix: string, i: number, count: number) => join(dir, `${stem}-${suffix}${count > 1 ? `-${i + 1}` : ""}${ext}`);
-  const ggufs: Array<{ layer: Layer; path: string }> = [{ layer: roles.model, path: output }];
-  roles.projectors.forEach((l, i) => ggufs.push({ layer: l, path: sibling("projector", i, roles.projectors.length) }));
-  roles.adapters.forEach((l, i) => ggufs.push({ layer: l, path: sibling("adapter", i, roles.adapters.length) }));
-  if (roles.draft) ggufs.push({ layer: roles.draft, path: sibling("draft", 0, 1) });
+  const projectors = model.projectors.map((layer, i) => ({ layer, path: sibling("projector", i, model.projectors.length) }));
+  const adapters = model.adapters.map((layer, i) => ({ layer, path: sibling("adapter", i, model.adapters.length) }));
+  const draft = model.draft ? [{ layer: model.draft, path: sibling("draft", 0, 1) }] : [];
+  const ggufs = [{ layer: model.model, path: output }, ...projectors, ...adapters, ...draft];
   const modelfilePath = join(dir, "Modelfile");
-
   if (!options.force) {
     for (const p of [...ggufs.map((g) => g.path), modelfilePath]) {
       if ((await fileSize(p)) !== undefined) throw new ToolError(p, "already exists; pass --force to replace it");
     }
   }
-
-  const read = async (l: Layer | undefined) => (l ? utf8(await readSmallBlob(modelsDir, l.digest)) : undefined);
-  let params: Params | undefined;
-  for (const l of roles.params) {
-    const text = (await read(l))!;
-    let p: Params;
-    try {
-      p = decodeParamsJson(text);
-    } catch (err) {
-      throw new ToolError(l.digest, `params layer is not valid: ${(err as Error).message}`);
-    }
-    params = params ? new Map([...params, ...p]) : p;
-  }
-  let messages: ModelfileMessage[] | undefined;
-  if (roles.messages) {
-    const parsed: unknown = JSON.parse((await read(roles.messages))!);
-    if (!Array.isArray(parsed)) throw new ToolError(roles.messages.digest, "messages layer is not a JSON array");
-    messages = parsed.map((m: { role?: unknown; content?: unknown }) => ({
-      role: String(m.role).toLowerCase() as ModelfileMessage["role"],
-      content: typeof m.content === "string" ? m.content : "",
-    }));
-  }
   const rel = (p: string) => `./${basename(p)}`;
   const printed = printModelfile({
-    comments: [`Modelfile exported by gguf-tool from ${displayName(file.name)}`, `Recreate it with: ollama create <name> -f Modelfile`],
+    comments: [`Modelfile exported by gguf-tool from ${shown}`, "Recreate the model with: ollama create <name> -f Modelfile"],
     model: rel(output),
-    projectors: ggufs.filter((g) => g.layer.mediaType === MEDIA_TYPES.projector).map((g) => rel(g.path)),
-    adapters: ggufs.filter((g) => g.layer.mediaType === MEDIA_TYPES.adapter).map((g) => rel(g.path)),
-    draft: roles.draft ? rel(ggufs.at(-1)!.path) : undefined,
-    template: await read(roles.template),
-    system: await read(roles.system),
-    params,
-    licenses: await Promise.all(roles.licenses.map(async (l) => (await read(l))!)),
-    messages,
+    projectors: projectors.map((g) => rel(g.path)),
+    adapters: adapters.map((g) => rel(g.path)),
+    draft: draft.length > 0 ? rel(draft[0].path) : undefined,
+    template: model.template,
+    system: model.system,
+    params: model.params.size > 0 ? model.params : undefined,
+    licenses: model.licenses,
+    messages: model.messages,
   });
-
   for (const g of ggufs) await writeFileAtomically(g.path, readBlobVerified(modelsDir, g.layer.digest, g.layer.size));
   await writeFileAtomically(modelfilePath, [Buffer.from(printed.text, "utf8")]);
   return { gguf: output, extraFiles: ggufs.slice(1).map((g) => g.path), modelfile: modelfilePath, inexact: printed.inexact };
