@@ -6,7 +6,7 @@
  * chat_template.jinja / chat_template.json) and the BPE merges, written in SpecialVocab's order.
  * generation_config.json is not read, as gguf-py does not read it.
  */
-import { readdir, readFile } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { ToolError } from "../../formats/errors.ts";
 import { parseMergesTxt } from "./bpe.ts";
@@ -123,7 +123,7 @@ async function loadFromTokenizerFiles(sv: SpecialVocab, inputs: SpecialVocabInpu
   if (tj !== undefined) readPostProcessor(sv, tj, tc);
   if (tc === undefined || !truthy(tc)) return;
 
-  sv.chatTemplate = await readChatTemplate(sv, inputs, tc);
+  sv.chatTemplate = await readChatTemplate(inputs, tc);
 
   const tcPath = join(inputs.dir, "tokenizer_config.json");
   for (const kind of sv.specialTokenTypes) {
@@ -218,17 +218,24 @@ function readPostProcessor(sv: SpecialVocab, tj: TokenizerJson, tc: JsonObject |
   }
 }
 
-async function readChatTemplate(sv: SpecialVocab, inputs: SpecialVocabInputs, tc: JsonObject): Promise<string | NamedChatTemplate[] | undefined> {
+/** Chat templates are a few KB; this only keeps a wrong file from being read whole. */
+const MAX_TEMPLATE_BYTES = 64 * 1024 * 1024;
+
+async function readChatTemplate(inputs: SpecialVocabInputs, tc: JsonObject): Promise<string | NamedChatTemplate[] | undefined> {
   let alt: string | NamedChatTemplate[] | undefined;
   const jinjaPath = join(inputs.dir, "chat_template.jinja");
-  const jinja = await readFileIfExists(jinjaPath, 64 * 1024 * 1024);
+  const jinja = await readFileIfExists(jinjaPath, MAX_TEMPLATE_BYTES);
   if (jinja !== undefined) {
     alt = jinja.toString("utf8");
     const extraDir = join(inputs.dir, "additional_chat_templates");
+    // gguf-py takes them in directory order; sorted here so the output does not depend on the filesystem
     const extra = (await readdir(extraDir).catch(() => [] as string[])).filter((f) => f.endsWith(".jinja")).sort();
     if (extra.length > 0) {
       const list: NamedChatTemplate[] = [{ name: "default", template: alt }];
-      for (const f of extra) list.push({ name: f.slice(0, -".jinja".length), template: await readFile(join(extraDir, f), "utf8") });
+      for (const f of extra) {
+        const template = await readFileIfExists(join(extraDir, f), MAX_TEMPLATE_BYTES);
+        if (template !== undefined) list.push({ name: f.slice(0, -".jinja".length), template: template.toString("utf8") });
+      }
       alt = list;
     }
   } else {
