@@ -224,6 +224,8 @@ describe("Modelfile printing", () => {
     expect(quoteModelfileValue('"quoted"')).toEqual({ text: '""""quoted""""', exact: true });
     // a line ending in `"""` closes a """ value early, one ending in `"` a " value: neither works
     expect(quoteModelfileValue('a"""\nb"\nc').exact).toBe(false);
+    const tool = printModelfile({ model: "m", messages: [{ role: "tool" as "user", content: "42" }] });
+    expect(tool.inexact).toEqual(["MESSAGE tool"]);
   });
 });
 

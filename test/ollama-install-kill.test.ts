@@ -87,7 +87,7 @@ function checkStore(modelsDir: string): Promise<"absent" | "complete"> {
 
 describe("kill -9 during create", () => {
   it("leaves the store without the model or with it complete, at every point tried", { timeout: 240_000 }, async () => {
-    const points: Array<RegExp | "start"> = ["start", /copying/, /copying/, /creating new layer .*\(model\)/, /\(system\)/, /\(params\)/, /writing manifest/, /writing manifest/];
+    const points: Array<RegExp | "start"> = ["start", /copying/, /creating new layer .*\(model\)/, /\(system\)/, /\(params\)/, /writing manifest/];
     const outcomes: string[] = [];
     for (const [i, at] of points.entries()) {
       const modelsDir = join(work, `models-${i}`);

@@ -345,6 +345,10 @@ export function printModelfile(m: ModelfileToPrint): { text: string; inexact: st
     for (const v of formatParamValues(key, m.params!.get(key)!)) put(`PARAMETER ${key}`, v);
   }
   for (const l of m.licenses ?? []) put("LICENSE", l);
-  for (const msg of m.messages ?? []) put(`MESSAGE ${msg.role}`, msg.content);
+  for (const msg of m.messages ?? []) {
+    // Modelfiles carry only these roles; a "tool" message from an API-created model cannot be written
+    if (!ROLES.includes(msg.role)) inexact.push(`MESSAGE ${msg.role}`);
+    put(`MESSAGE ${msg.role}`, msg.content);
+  }
   return { text: lines.join("\n") + "\n", inexact };
 }
