@@ -14,7 +14,8 @@
  */
 import { fp16BitsToFp32, fp32ToFp16Bits } from "../half.ts";
 import { GROUP_MAX_EPS, nearestInt } from "./common.ts";
-import { F32_0_1, makeQ3Quants, makeQkx2Quants, makeQxQuants } from "./kquants-search.ts";
+import { makeQkx2Quants } from "./kquants-qkx2.ts";
+import { F32_0_1, makeQ3Quants, makeQxQuants } from "./kquants-search.ts";
 
 const fr = Math.fround;
 const QK_K = 256;

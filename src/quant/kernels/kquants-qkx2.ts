@@ -1,0 +1,406 @@
+/**
+ * make_qkx2_quants, the scale + min search of Q2_K, Q4_K and Q5_K (quantization-and-gguf.md
+ * §4.4), with ggml's float32 results bit for bit but without its cost in JS.
+ *
+ * Why not a line-by-line port: C's search is float32 running sums (16-21 trial scales, each
+ * summing over the whole sub-block twice). In C a step is one `addss`; in JS `fround(s + t)` is an
+ * add and two conversions on the loop-carried path, and the products need conversions too, so a
+ * direct port runs at a quarter of C's speed.
+ *
+ * What this file does instead: each trial's levels are computed exactly as C computes them, and
+ * its sums in float64, where they are exact up to 2^-48 relative. From those, interval arithmetic
+ * bounds every float32 value C derives (D, the candidate's scale and min, and its error) within
+ * a few 1e-6 relative (see candidateBounds). A trial whose error interval lies entirely above the
+ * best one's is rejected without any float32 arithmetic; only trials that are adopted, or whose
+ * intervals overlap the best one's (near-ties, NaN, overflow), are computed the way C computes
+ * them. Adopted candidates get their exact float32 scale and min, since those are the results
+ * (and C's `min` moves the levels of every later trial). A trial whose levels equal the previous
+ * trial's is skipped: a candidate depends only on its levels, and that one was already compared
+ * (the best error only decreases).
+ */
+import { nearestInt } from "./common.ts";
+
+const fr = Math.fround;
+
+const MAX_N = 32;
+/** Q4_K: 21 trials plus the initial guess */
+const MAX_ROWS = 22;
+
+// Module-level scratch, reused by every call: no allocation per sub-block.
+const XS = new Float64Array(MAX_N); // the sub-block's values
+const AX = new Float64Array(MAX_N); // |x|
+const WS = new Float64Array(MAX_N); // their weights
+const DX = new Float64Array(MAX_N); // x - min, for the current min
+const LEVELS = new Uint8Array(MAX_ROWS * MAX_N); // row t: the levels of trial t
+
+// State of the current call, shared by the helpers below. Numbers live in a Float64Array, not
+// in module-level `let`s: V8 boxes every double stored to a module variable (an allocation per
+// store), while a typed-array store is free.
+const S = new Float64Array(26);
+const NMAX = 0; // nmax
+const MAX = 1; // max of the values
+const SUM_W = 2; // C's float32 sum_w and sum_x
+const SUM_X = 3;
+const W = 4; // float64 sums over the sub-block: w, w*x, w*x*x, w*|x|
+const WX = 5;
+const WXX = 6;
+const WAX = 7;
+const W_MAX = 8; // largest weight and |x|
+const X_MAX = 9;
+const RANGE = 10; // fr(max - min) for the current min
+const MIN = 11; // C's `min`: the best candidate's (initially the data's)
+const SCALE = 12; // C's `scale`: the best candidate's
+const BEST_LO = 13; // bounds on the best candidate's float32 error
+const BEST_HI = 14;
+const BEST_EXACT = 15; // its exact error, when BEST_EXACT_KNOWN
+const SL = 16; // levelsAndSums: float64 sums of w*l, w*l*l, w*l*x, w*l*|x|
+const SL2 = 17;
+const SXL = 18;
+const SAXL = 19;
+const C_SCALE = 20; // a candidate's scale and min: midpoints, and radii
+const C_SCALE_R = 21;
+const C_MIN = 22;
+const C_MIN_R = 23;
+const LO = 24; // candidateBounds: bounds on a candidate's float32 error
+const HI = 25;
+let kN = 0;
+let kUseMad = false;
+let kBest = 0; // LEVELS row of the best candidate
+let kBestExactKnown = false;
+
+const U = 2 ** -24; // float32 unit roundoff
+const TINY = 1e-44; // covers float32 underflow (2^-150 per rounding) with room
+/** relative error of a float32 running sum of <= 32 rounded products, with room (31u/(1-31u) + 2u = 1.97e-6) */
+const SUM_REL = 2.2e-6;
+/** underflow in a float32 running sum of <= 32 rounded products (2^-150 each), with room */
+const SUM_TINY = 1e-42;
+/** relative error of float64 midpoint arithmetic, with room */
+const REL64 = 1e-14;
+
+function setMin(min: number): void {
+  S[MIN] = min;
+  S[RANGE] = fr(S[MAX] - min);
+  const n = kN | 0;
+  for (let i = 0; i < n; i++) DX[i] = fr(XS[i] - min);
+}
+
+/**
+ * Levels clamp(nearest_int(iscale * (x - min)), 0, nmax) into LEVELS row `row` (as C computes
+ * them) and their float64 sums into S[SL..SAXL]. Returns true when they equal row `prev` (never
+ * when prev < 0).
+ */
+function levelsAndSums(iscale: number, row: number, prev: number): boolean {
+  const n = kN | 0;
+  const nmax = S[NMAX] | 0;
+  const is = fr(iscale);
+  const r = (row * MAX_N) | 0;
+  const p = prev < 0 ? r : (prev * MAX_N) | 0;
+  let diff = prev < 0 ? 1 : 0;
+  let l1 = 0, l2 = 0, xl = 0, axl = 0;
+  for (let i = 0; i < n; i++) {
+    const v = fr(is * DX[i]);
+    // nearest_int's common case inline (see common.ts), the general one through the helper
+    const s = fr(v + 12582912) - 12582912;
+    let q = (s >= -4194304 && s < 4194304 ? s : nearestInt(v)) | 0;
+    q = q > nmax ? nmax : q < 0 ? 0 : q;
+    diff |= q ^ LEVELS[p + i];
+    LEVELS[r + i] = q;
+    const wq = WS[i] * q; // exact in float64, like every product below
+    l1 += wq;
+    l2 += wq * q;
+    xl += wq * XS[i];
+    axl += wq * AX[i];
+  }
+  S[SL] = l1;
+  S[SL2] = l2;
+  S[SXL] = xl;
+  S[SAXL] = axl;
+  return diff === 0;
+}
+
+/**
+ * The radius of the float32 result of an operation whose exact result lies within c ± r: one
+ * float32 rounding (u relative, or 2^-150 absolute below the normal range) plus slack for the
+ * float64 arithmetic that computed c and r.
+ */
+function widen(c: number, r: number): number {
+  const a = Math.abs(c);
+  return r + U * (a + r) + REL64 * a + TINY;
+}
+
+/**
+ * Bounds S[LO], S[HI] on C's float32 error of a candidate whose float32 scale and min lie within
+ * S[C_SCALE] ± S[C_SCALE_R] and S[C_MIN] ± S[C_MIN_R], levels in row `row` (their float64 sums
+ * in S[SL..SAXL]).
+ *
+ * With d_c = s_c l + m_c - x at the midpoints, C's float32 d differs from d_c by at most
+ * B = (r_s nmax + r_m) + 3.001 u M + TINY, M bounding |s| nmax + |m| + |x| (three float32
+ * roundings of quantities below M). Hence sum w d^2 is within 2 B sqrt(W E_c) + B^2 W of
+ * E_c = sum w d_c^2 (Cauchy-Schwarz; W = sum w), and sum w |d| within B W of sum w |d_c|. The
+ * terms' own roundings and the float32 running sum add under 2.1e-6 relative. E_c comes from the
+ * sums in closed form (squared error), or from one float64 pass (absolute error, Q2_K).
+ * Magnitudes where a float32 step could overflow give infinite bounds (forcing exact arithmetic).
+ */
+function candidateBounds(row: number): void {
+  const s = S[C_SCALE];
+  const m = S[C_MIN];
+  const nmax = S[NMAX];
+  const sw = S[W];
+  const M = (Math.abs(s) + S[C_SCALE_R]) * nmax + Math.abs(m) + S[C_MIN_R] + S[X_MAX];
+  const B = S[C_SCALE_R] * nmax + S[C_MIN_R] + 3.001 * U * M + TINY;
+  let lo: number;
+  let hi: number;
+  let safe: boolean;
+  if (kUseMad) {
+    const n = kN | 0;
+    const r = (row * MAX_N) | 0;
+    let e = 0;
+    for (let i = 0; i < n; i++) e += WS[i] * Math.abs(s * LEVELS[r + i] + m - XS[i]);
+    const spread = B * sw + REL64 * (e + M * sw);
+    lo = (e - spread) * (1 - 2.1e-6) - 1e-42;
+    hi = (e + spread) * (1 + 2.1e-6) + 1e-42;
+    safe = S[W_MAX] * M < 1e37;
+  } else {
+    const l = S[SL];
+    const l2 = S[SL2];
+    const ec = s * s * l2 + 2 * s * m * l + m * m * sw - 2 * s * S[SXL] - 2 * m * S[WX] + S[WXX];
+    const err = REL64 * (s * s * l2 + Math.abs(2 * s * m) * l + m * m * sw + Math.abs(2 * s) * S[SAXL] + Math.abs(2 * m) * S[WAX] + S[WXX]);
+    const ecHi = ec + err;
+    const spread = 2 * B * Math.sqrt(sw * (ecHi > 0 ? ecHi : 0)) + B * B * sw;
+    lo = (ec - err - spread) * (1 - 2.1e-6) - 1e-45 * sw - 1e-42;
+    hi = (ecHi + spread) * (1 + 2.1e-6) + 1e-45 * sw + 1e-42;
+    safe = M < 1e18 && S[W_MAX] * M * M < 1e37;
+  }
+  if (safe && hi < 1e37) {
+    S[LO] = lo;
+    S[HI] = hi;
+  } else {
+    S[LO] = -Infinity;
+    S[HI] = Infinity;
+  }
+}
+
+/**
+ * Interval bounds on C's candidate for the levels whose float64 sums are in S[SL..SAXL]: sets
+ * S[C_SCALE..C_MIN_R] and returns 1, or returns 0 when C certainly skips the trial (D <= 0), or
+ * -1 when a branch of C's cannot be decided this way (the caller then computes it exactly).
+ * Midpoint-radius interval arithmetic: each float32 value of C's lies within c ± r.
+ */
+function candidateInterval(): number {
+  // C's float32 sums lie within SUM_REL of the float64 ones (relative to the sum of |terms|).
+  const L = S[SL];
+  const rL = SUM_REL * L + SUM_TINY;
+  const L2 = S[SL2];
+  const rL2 = SUM_REL * L2 + SUM_TINY;
+  const XL = S[SXL];
+  const rXL = SUM_REL * S[SAXL] + SUM_TINY;
+  const sumW = S[SUM_W];
+  const sumX = S[SUM_X];
+  const aw = Math.abs(sumW);
+  const ax = Math.abs(sumX);
+  // D = sum_w * sum_l2 - sum_l * sum_l
+  const p1 = sumW * L2;
+  const rp1 = widen(p1, aw * rL2);
+  const p2 = L * L;
+  const rp2 = widen(p2, 2 * L * rL + rL * rL);
+  const D = p1 - p2;
+  const rD = widen(D, rp1 + rp2);
+  if (!(D - rD > 0)) return D + rD <= 0 ? 0 : -1; // NaN: -1
+  // this_scale = (sum_w * sum_xl - sum_x * sum_l) / D
+  const q1 = sumW * XL;
+  const rq1 = widen(q1, aw * rXL);
+  const q2 = sumX * L;
+  const rq2 = widen(q2, ax * rL);
+  const ns = q1 - q2;
+  const rns = widen(ns, rq1 + rq2);
+  let s = ns / D;
+  let rs = widen(s, (rns * D + Math.abs(ns) * rD) / (D * (D - rD)));
+  // this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D
+  const t1 = L2 * sumX;
+  const rt1 = widen(t1, ax * rL2);
+  const t2 = L * XL;
+  const rt2 = widen(t2, L * rXL + Math.abs(XL) * rL + rL * rXL);
+  const nm = t1 - t2;
+  const rnm = widen(nm, rt1 + rt2);
+  let m = nm / D;
+  let rm = widen(m, (rnm * D + Math.abs(nm) * rD) / (D * (D - rD)));
+  if (m - rm > 0) {
+    // C: this_min > 0 -> this_min = 0, this_scale = sum_xl / sum_l2
+    if (!(L2 - rL2 > 0)) return -1;
+    m = 0;
+    rm = 0;
+    s = XL / L2;
+    rs = widen(s, (rXL * L2 + Math.abs(XL) * rL2) / (L2 * (L2 - rL2)));
+  } else if (!(m + rm <= 0)) {
+    return -1; // the clamp is undecided (or NaN)
+  }
+  if (!(rs < Infinity && rm < Infinity)) return -1;
+  S[C_SCALE] = s;
+  S[C_SCALE_R] = rs * 1.000001;
+  S[C_MIN] = m;
+  S[C_MIN_R] = rm * 1.000001;
+  return 1;
+}
+
+/** C's exact float32 sums of row t and its candidate from them: returns false when D <= 0. */
+function exactCandidate(t: number): boolean {
+  const n = kN | 0;
+  const r = (t * MAX_N) | 0;
+  let sumL = 0, sumL2 = 0, sumXL = 0;
+  for (let i = 0; i < n; i++) {
+    const q = LEVELS[r + i];
+    const wq = fr(WS[i] * q);
+    sumL = fr(sumL + wq);
+    sumL2 = fr(sumL2 + fr(wq * q));
+    sumXL = fr(sumXL + fr(wq * XS[i]));
+  }
+  const sumW = S[SUM_W];
+  const sumX = S[SUM_X];
+  const D = fr(fr(sumW * sumL2) - fr(sumL * sumL));
+  if (!(D > 0)) return false;
+  let thisScale = fr(fr(fr(sumW * sumXL) - fr(sumX * sumL)) / D);
+  let thisMin = fr(fr(fr(sumL2 * sumX) - fr(sumL * sumXL)) / D);
+  if (thisMin > 0) {
+    thisMin = 0;
+    thisScale = fr(sumXL / sumL2);
+  }
+  S[C_SCALE] = thisScale;
+  S[C_SCALE_R] = 0;
+  S[C_MIN] = thisMin;
+  S[C_MIN_R] = 0;
+  return true;
+}
+
+/** C's float32 error of the candidate (scale s, min m, levels in row `row`). */
+function exactError(row: number, s: number, m: number): number {
+  const n = kN | 0;
+  const r = (row * MAX_N) | 0;
+  let e = 0;
+  for (let i = 0; i < n; i++) {
+    const d = fr(fr(fr(s * LEVELS[r + i]) + m) - XS[i]);
+    e = fr(e + (kUseMad ? fr(WS[i] * Math.abs(d)) : fr(WS[i] * fr(d * d))));
+  }
+  return e;
+}
+
+/** Makes the candidate in S[C_SCALE], S[C_MIN] (exact values) of row t the best one. */
+function adopt(t: number, lo: number, hi: number, exact: number, exactKnown: boolean): void {
+  kBest = t;
+  S[BEST_LO] = lo;
+  S[BEST_HI] = hi;
+  S[BEST_EXACT] = exact;
+  kBestExactKnown = exactKnown;
+  S[SCALE] = S[C_SCALE];
+  const min = S[C_MIN];
+  if (min !== S[MIN]) setMin(min);
+  else S[MIN] = min; // equal value (perhaps the other zero): levels and range unchanged
+}
+
+/** C's evaluation of trial row t, given its float64 sums in S[SL..SAXL]. */
+function evaluateTrial(t: number): void {
+  const kind = candidateInterval();
+  if (kind === 0) return;
+  if (kind > 0) {
+    candidateBounds(t);
+    if (S[LO] >= S[BEST_HI]) return; // certainly cur_error >= best_error
+    if (S[HI] < S[BEST_LO] && exactCandidate(t)) {
+      // certainly cur_error < best_error: adopt, with C's exact scale and min
+      candidateBounds(t);
+      adopt(t, S[LO], S[HI], 0, false);
+      return;
+    }
+  }
+  // Undecided: exactly as C.
+  if (!exactCandidate(t)) return;
+  if (!kBestExactKnown) {
+    S[BEST_EXACT] = exactError(kBest, S[SCALE], S[MIN]);
+    kBestExactKnown = true;
+  }
+  const e = exactError(t, S[C_SCALE], S[C_MIN]);
+  if (e < S[BEST_EXACT]) adopt(t, e, e, e, true);
+}
+
+function trialIscale(rmin: number, rdelta: number, is: number): number {
+  return fr(fr(fr(rmin + fr(rdelta * is)) + S[NMAX]) / S[RANGE]);
+}
+
+/**
+ * make_qkx2_quants(n, nmax, x + xo, weights, L + lo, &mins[mj], Laux, rmin, rdelta, nstep,
+ * use_mad) for n <= 32, nmax <= 31, 1 <= nstep <= 20 and weights >= 0 (every K-quant caller):
+ * writes n levels 0..nmax to L from lo, C's `-min` to mins[mj], returns the scale.
+ */
+export function makeQkx2Quants(
+  n: number, nmax: number, x: Float32Array, xo: number, weights: Float32Array,
+  L: Uint8Array, lo: number, mins: Float32Array, mj: number,
+  rmin: number, rdelta: number, nstep: number, useMad: boolean,
+): number {
+  let min = x[xo];
+  let max = min;
+  let sumW = weights[0];
+  let sumX = fr(sumW * min);
+  let w64 = 0, wx64 = 0, wxx64 = 0, wax64 = 0, wMax = 0, axMax = 0;
+  for (let i = 0; i < n; i++) {
+    const xi = x[xo + i];
+    const w = weights[i];
+    const ax = Math.abs(xi);
+    XS[i] = xi;
+    AX[i] = ax;
+    WS[i] = w;
+    if (i > 0) {
+      if (xi < min) min = xi;
+      if (xi > max) max = xi;
+      sumW = fr(sumW + w);
+      sumX = fr(sumX + fr(w * xi));
+    }
+    w64 += w;
+    wx64 += w * xi;
+    wxx64 += w * xi * xi;
+    wax64 += w * ax;
+    if (w > wMax) wMax = w;
+    if (ax > axMax) axMax = ax;
+  }
+  if (min > 0) min = 0;
+  if (max === min) {
+    L.fill(0, lo, lo + n);
+    mins[mj] = -min;
+    return 0;
+  }
+  kN = n;
+  kUseMad = useMad;
+  S[NMAX] = nmax;
+  S[MAX] = max;
+  S[SUM_W] = sumW;
+  S[SUM_X] = sumX;
+  S[W] = w64;
+  S[WX] = wx64;
+  S[WXX] = wxx64;
+  S[WAX] = wax64;
+  // A NaN among the values or weights (it makes these sums NaN) or an infinity gives infinite
+  // bounds everywhere, so every comparison is made exactly.
+  S[W_MAX] = w64 === w64 ? wMax : Infinity;
+  S[X_MAX] = wx64 === wx64 ? axMax : Infinity;
+  setMin(min);
+
+  // The initial guess, in the row after the trials' rows.
+  const init = nstep + 1;
+  const iscale0 = fr(nmax / S[RANGE]);
+  S[SCALE] = fr(1 / iscale0);
+  levelsAndSums(iscale0, init, -1);
+  S[C_SCALE] = S[SCALE];
+  S[C_SCALE_R] = 0;
+  S[C_MIN] = S[MIN];
+  S[C_MIN_R] = 0;
+  candidateBounds(init);
+  kBest = init;
+  S[BEST_LO] = S[LO];
+  S[BEST_HI] = S[HI];
+  kBestExactKnown = false;
+
+  for (let is = 0; is <= nstep; is++) {
+    if (!levelsAndSums(trialIscale(rmin, rdelta, is), is, is - 1)) evaluateTrial(is);
+  }
+  const r = kBest * MAX_N;
+  L.set(LEVELS.subarray(r, r + n), lo);
+  mins[mj] = -S[MIN];
+  return S[SCALE];
+}
