@@ -161,7 +161,8 @@ class PiscinaQuantPool implements QuantPool {
   }
 
   private startWorkers(): Piscina<QuantizeChunkTask, void> {
-    this.piscina ??= new Piscina<QuantizeChunkTask, void>({
+    if (this.piscina) return this.piscina;
+    this.piscina = new Piscina<QuantizeChunkTask, void>({
       filename: workerFilename(),
       minThreads: this.threads,
       maxThreads: this.threads,
