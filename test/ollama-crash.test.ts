@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -101,6 +101,24 @@ describe("concurrent writers", () => {
     expect((await rowsOf(store)).map((r) => r[0])).toEqual(["a:latest", "b:latest", "c:latest", "existing:latest"]);
     await checkIntegrity(store);
     expect(readdirSync(join(store, STORE_TEMP_DIR_NAME))).toEqual([]);
+  }, 180_000);
+});
+
+describe("Ctrl-C during an import", () => {
+  it("SIGINT mid-work removes the temp files and leaves the store whole", async () => {
+    const store = join(work, "sigint");
+    cpSync(baseStore, store, { recursive: true });
+    const c = await startChild(["import", tarAB, "--models-dir", store]);
+    c.go();
+    // wait until the import is writing a blob, then interrupt it
+    const tempDir = join(store, STORE_TEMP_DIR_NAME);
+    for (let i = 0; i < 2000 && !(existsSync(tempDir) && readdirSync(tempDir).length > 0); i++) await new Promise((r) => setTimeout(r, 2));
+    expect(readdirSync(tempDir).length).toBeGreaterThan(0);
+    c.child.kill("SIGINT");
+    const exited = await c.exit;
+    expect(exited.code).toBe(130);
+    expect(readdirSync(tempDir)).toEqual([]);
+    await checkIntegrity(store);
   }, 180_000);
 });
 

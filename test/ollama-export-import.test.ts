@@ -149,6 +149,16 @@ describe("import refuses bad exports and leaves the store as it was", () => {
     });
   }
 
+  it("a truncated tar", async () => {
+    const tar = join(work, "t.tar");
+    await exportModels(store, [parseModelName("tiny-full")], tar);
+    const bytes = readFileSync(tar);
+    writeFileSync(tar, bytes.subarray(0, bytes.length - 200_000));
+    const target = join(work, "target");
+    await expect(importModels(target, tar)).rejects.toThrow(/t\.tar: not a valid tar file: truncated at byte/);
+    expect(storeContent(target)).toEqual([]);
+  });
+
   it("a blob the store has corrupt is found by verify; a corrupt blob in the store is refused by export", async () => {
     const model = (await readManifest(store, parseModelName("other"))).manifest.layers[0];
     const b = readFileSync(blobPath(store, model.digest));

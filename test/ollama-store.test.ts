@@ -140,6 +140,11 @@ describe("prune", () => {
     expect(existsSync(join(dir, STORE_TEMP_DIR_NAME))).toBe(false);
     expect((await verifyStore(dir)).problems).toEqual([]);
     expect(blobs()).toHaveLength(4);
+    // --min-age 0 also takes the young orphan; referenced blobs stay
+    expect(cli("prune", "--yes", "--min-age", "0").stdout).toBe(`${"12 B".padStart(8)}  orphaned blob  ${blobPath(dir, young.digest)}\ndeleted 1 files, 12 B freed\n`);
+    expect(blobs()).toHaveLength(3);
+    expect((await verifyStore(dir)).problems).toEqual([]);
+    expect(cli("prune", "--min-age", "soon").status).toBe(2);
   });
 
   it("holds back orphans while a manifest is unreadable, and never deletes a blob referenced since the plan", async () => {

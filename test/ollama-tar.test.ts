@@ -112,6 +112,42 @@ describe("tar reader", () => {
     expect(got[0].data.length).toBe(20);
   });
 
+  it("takes the size from a pax record (how blobs of 8 GiB and more are stored)", async () => {
+    const tar = await writeOurTar();
+    const body = Buffer.from("21 size=5000\n".replace("21", String("xx size=5000\n".length)));
+    const parts: Buffer[] = [];
+    const w = new TarWriter(async (c) => void parts.push(Buffer.from(c)));
+    // a pax header whose size record overrides the ustar size field of the next entry (0 here)
+    await w.addFile("PaxHeader", body.length, [body], new Date(0));
+    const pax = Buffer.concat(parts);
+    pax.write("x", 156, 1, "latin1");
+    pax.fill(0x20, 148, 156);
+    let sum = 0;
+    for (let i = 0; i < 512; i++) sum += pax[i];
+    pax.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, 8, "latin1");
+    const next = Buffer.from(tar.subarray(512 * 7, 512 * 8)); // header of the 5000-byte blob entry (block 7)
+    next.write("00000000000\0", 124, 12, "latin1");
+    next.fill(0x20, 148, 156);
+    sum = 0;
+    for (const b of next) sum += b;
+    next.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, 8, "latin1");
+    const got = await readAll(chunked(Buffer.concat([pax, next, Buffer.alloc(5120, 7), Buffer.alloc(1024)])));
+    expect(got.map((e) => [e.path, e.data.length])).toEqual([[`blobs/sha256-${"a".repeat(64)}`, 5000]]);
+  });
+
+  it("writes a pax size record for entries of 8 GiB and more", async () => {
+    const parts: Buffer[] = [];
+    const w = new TarWriter(async (c) => void parts.push(Buffer.from(c)));
+    async function* stop(): AsyncIterable<Uint8Array> {
+      throw new Error("header written");
+    }
+    await expect(w.addFile("blobs/big", 9_000_000_000, stop(), new Date(0))).rejects.toThrow("header written");
+    const head = Buffer.concat(parts);
+    expect(head.subarray(512, 1024).toString("utf8")).toContain("19 size=9000000000\n");
+    expect(head[156]).toBe("x".charCodeAt(0));
+    expect(head.subarray(1024 + 124, 1024 + 136).toString("latin1")).toBe("00000000000\0");
+  });
+
   it("gives one-line errors for a truncated tar, a bad checksum, and a huge pax header", async () => {
     const tar = await writeOurTar();
     await expect(readAll(chunked(tar.subarray(0, 1200)))).rejects.toThrow(/not a valid tar file: truncated/);

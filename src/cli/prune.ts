@@ -1,5 +1,5 @@
 /** `gguf-tool prune [--yes]`: lists (and with --yes deletes) orphaned blobs and leftover temporary files. */
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 import { humanTime } from "../ollama/human-time.ts";
 import { humanBytes } from "../ollama/human-units.ts";
 import { requireModelsDir } from "../ollama/models-dir.ts";
@@ -8,7 +8,13 @@ import { type ModelsDirFlags, modelsDirFrom, withModelsDirOption } from "./store
 
 interface PruneFlags extends ModelsDirFlags {
   yes?: boolean;
-  minAge?: string;
+  minAge: number;
+}
+
+function parseMinutes(value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError("must be a number of minutes, 0 or more");
+  return n;
 }
 
 export function register(program: Command): void {
@@ -20,12 +26,10 @@ export function register(program: Command): void {
           "A blob a readable manifest references is never deleted. Do not run while Ollama is pulling.",
       )
       .option("--yes", "delete what is listed")
-      .option("--min-age <minutes>", "only files untouched for this long (a write may be in progress)", String(PRUNE_GRACE_MS / 60_000)),
+      .option("--min-age <minutes>", "only files untouched for this long (a write may be in progress)", parseMinutes, PRUNE_GRACE_MS / 60_000),
   ).action(async (flags: PruneFlags) => {
     const modelsDir = requireModelsDir(modelsDirFrom(flags));
-    const minutes = Number(flags.minAge);
-    if (!Number.isFinite(minutes) || minutes < 0) throw new Error(`--min-age: not a number of minutes: ${flags.minAge}`);
-    const plan = await planPrune(modelsDir, minutes * 60_000);
+    const plan = await planPrune(modelsDir, flags.minAge * 60_000);
     const now = new Date();
     for (const i of plan.items) process.stdout.write(`${humanBytes(i.size).padStart(8)}  ${i.kind}  ${i.path}\n`);
     for (const i of plan.recent) {
