@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import { ToolError } from "../formats/errors.ts";
 import { GgufValueType } from "../formats/gguf/types.ts";
 import { getArchitecture, getArray, getBoolean, getNumber, getString } from "../formats/gguf/metadata.ts";
-import { readGgufStringsAt } from "../formats/gguf/reader.ts";
+import { readGgufHeader, readGgufStringsAt } from "../formats/gguf/reader.ts";
 import { parseGgufShardName, readGgufModel, type GgufModel } from "../formats/gguf/split.ts";
 import { createGgufWriter } from "../formats/gguf/writer.ts";
 import { withRegularFile, readExactly } from "../formats/file.ts";
@@ -314,7 +314,9 @@ async function planInstall(opts: InstallOptions): Promise<InstallPlan> {
 
 /** Copies a split GGUF's shards into one GGUF (metadata of shard 1 without `split.*`) in the store's temp folder. */
 async function mergeSplitGguf(modelsDir: string, gguf: GgufModel): Promise<{ path: string; digest: string }> {
-  const metadata = new Map([...gguf.metadata].filter(([k]) => !k.startsWith("split.")));
+  // the header was read with big arrays (the vocabulary) left in the file: decode them to rewrite
+  const first = await readGgufHeader(gguf.shards[0].path, { eagerArrays: true });
+  const metadata = new Map([...first.metadata].filter(([k]) => !k.startsWith("split.")));
   const dest = await storeTempPath(modelsDir, ".gguf");
   const writer = await createGgufWriter(
     dest,

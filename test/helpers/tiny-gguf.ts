@@ -23,6 +23,8 @@ export interface TinyGgufOptions {
   /** general.file_type; defaults to 0 for F32, 1 for F16 */
   fileType?: number;
   chatTemplate?: string;
+  /** word pieces added to the vocabulary (over 1024 tokens the reader leaves the array lazy) */
+  extraTokens?: number;
   /** extra metadata, appended after the tokenizer keys */
   extra?: Array<[string, GgufValue]>;
   /** split.* keys and only these tensors (by index), for making shards */
@@ -64,7 +66,7 @@ export function tinyTensors(vocab: number, dtype: "F32" | "F16"): TinyTensor[] {
 /** Writes the tiny llama GGUF to `path`; returns its sha256 (hex) and size. */
 export async function writeTinyGguf(path: string, options: TinyGgufOptions = {}): Promise<{ sha256: string; size: number }> {
   const dtype = options.dtype ?? "F32";
-  const tokens = tinyVocab(options.ascii ?? false);
+  const tokens = [...tinyVocab(options.ascii ?? false), ...Array.from({ length: options.extraTokens ?? 0 }, (_, i) => `▁w${i}`)];
   const md: GgufMetadata = new Map<string, GgufValue>([
     ["general.architecture", str("llama")],
     ["general.name", str("tiny")],
