@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { gguf } from "@huggingface/gguf";
 import { describe, expect, it } from "vitest";
 import { getArchitecture, getNumber, getString } from "../src/formats/gguf/metadata.ts";
-import { readGgufArrayItems, readGgufHeader } from "../src/formats/gguf/reader.ts";
+import { readGgufArrayItems, readGgufHeader, readGgufStringsAt } from "../src/formats/gguf/reader.ts";
 import { GgufValueType, type GgufArrayItems, type GgufArrayValue, type GgufValue } from "../src/formats/gguf/types.ts";
 import { SHARED } from "./helpers/cli.ts";
 
@@ -84,6 +84,17 @@ describe("lazy arrays", () => {
     const tokens = await readGgufArrayItems(realtok, (lazy.metadata.get("tokenizer.ggml.tokens")!.value as GgufArrayValue));
     expect(tokens.length).toBe(151936);
     expect((tokens as string[])[151643]).toBe("<|endoftext|>");
+  });
+
+  it("picks single strings out of a lazy array (readGgufStringsAt) as the full decode has them", async () => {
+    const lazy = await readGgufHeader(realtok);
+    const tokens = lazy.metadata.get("tokenizer.ggml.tokens")!.value as GgufArrayValue;
+    expect(tokens.itemOffsets!.offsets).toHaveLength(Math.ceil(151936 / tokens.itemOffsets!.stride));
+    const all = (await readGgufArrayItems(realtok, tokens)) as string[];
+    const indices = [0, 1, 1023, 1024, 1025, 2047, 50000, 151643, 151645, 151935];
+    const picked = await readGgufStringsAt(realtok, tokens, [...indices, -1, 151936]);
+    expect([...picked.keys()].sort((a, b) => a - b)).toEqual(indices);
+    for (const i of indices) expect(picked.get(i), String(i)).toBe(all[i]);
   });
 
   it("honours lazyArrayThreshold", async () => {

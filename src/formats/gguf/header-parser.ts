@@ -12,6 +12,9 @@ import { ToolError } from "../errors.ts";
 import { fsError } from "../file.ts";
 import { GGUF_VALUE_SIZE, GgufValueType, isGgufValueType, type GgufArrayItems, type GgufArrayValue, type GgufValue } from "./types.ts";
 
+/** Lazy string arrays remember the file offset of every this-many-th item (itemOffsets). */
+export const STRING_OFFSET_STRIDE = 1024;
+
 /** The least a refill reads: a few such reads cover a real header. */
 export const WINDOW_BYTES = 1 << 20;
 
@@ -30,6 +33,8 @@ export interface ParserOptions {
   lazyArrayThreshold: number;
   /** GGUF v1 stores lengths and counts as uint32, v2/v3 as uint64 */
   sizeBytes: 4 | 8;
+  /** the least one refill reads (default WINDOW_BYTES; smaller for picking out one item) */
+  windowBytes?: number;
 }
 
 export class GgufHeaderParser {
@@ -57,7 +62,7 @@ export class GgufHeaderParser {
 
   /** Moves the window to the current position and fills it with at least `n` bytes. */
   private refill(n: number): void {
-    const length = Math.min(Math.max(n, WINDOW_BYTES), this.fileSize - this.pos);
+    const length = Math.min(Math.max(n, this.options.windowBytes ?? WINDOW_BYTES), this.fileSize - this.pos);
     // reuse the buffer when it is big enough (fewer large allocations, less GC), else grow it
     const next = length <= this.buf.length ? this.buf : Buffer.allocUnsafeSlow(length);
     // keep what we already have from pos on, read the rest
@@ -151,8 +156,9 @@ export class GgufHeaderParser {
    * Skips `length` strings by their length prefixes (the hot loop of a lazy vocabulary: plain
    * reads, no calls, unless a prefix is outside the window or suspicious).
    */
-  skipStrings(what: string, length: number, firstIndex = 0): void {
+  skipStrings(what: string, length: number, firstIndex = 0, offsets?: number[]): void {
     for (let i = firstIndex; i < firstIndex + length; i++) {
+      if (offsets !== undefined && i % STRING_OFFSET_STRIDE === 0) offsets.push(this.pos);
       const at = this.pos - this.base;
       if (this.pos + 8 <= this.end && this.view.getUint32(at + 4, true) === 0) {
         const n = this.view.getUint32(at, true);
@@ -234,6 +240,11 @@ export class GgufHeaderParser {
     // v1 lengths inside lazy arrays would need the version later; v1 files are small, decode them
     const lazy = length > this.options.lazyArrayThreshold && this.options.sizeBytes === 8;
     if (lazy) {
+      if (itemType === GgufValueType.STRING) {
+        const offsets: number[] = [];
+        this.skipStrings(what, length, 0, offsets);
+        return { itemType, length, fileOffset, byteLength: this.pos - fileOffset, itemOffsets: { stride: STRING_OFFSET_STRIDE, offsets } };
+      }
       this.skipItems(itemType, length, what, depth);
       return { itemType, length, fileOffset, byteLength: this.pos - fileOffset };
     }

@@ -75,12 +75,14 @@ export async function readGgufStringsAt(path: string, value: GgufArrayValue, ind
     if (fileOffset + byteLength > size) {
       throw new ToolError(path, `array at byte ${fileOffset} is past the end of the file (${size} bytes); was the file changed?`);
     }
-    const p = new GgufHeaderParser(path, handle.fd, size, { lazyArrayThreshold: Infinity, sizeBytes: 8 }, fileOffset);
-    let next = 0;
+    // start from the nearest remembered offset at or before each item (a stride beyond the array: its start)
+    const { stride, offsets } = value.itemOffsets ?? { stride: value.length + 1, offsets: [fileOffset] };
     for (const i of [...new Set(wanted)].sort((a, b) => a - b)) {
-      p.skipStrings("array", i - next, next);
+      const k = Math.min(Math.floor(i / stride), offsets.length - 1);
+      if (!(offsets[k] >= fileOffset && offsets[k] < fileOffset + byteLength)) throw new Error("readGgufStringsAt: itemOffsets outside the array");
+      const p = new GgufHeaderParser(path, handle.fd, size, { lazyArrayThreshold: Infinity, sizeBytes: 8, windowBytes: 64 * 1024 }, offsets[k]);
+      p.skipStrings("array", i - k * stride, k * stride);
       out.set(i, p.string("array", i));
-      next = i + 1;
     }
     return out;
   });

@@ -183,6 +183,11 @@ export interface GgufArrayValue {
   /** absolute file offset of the first element and the byte length of all elements (reader only) */
   fileOffset?: number;
   byteLength?: number;
+  /**
+   * Lazy string arrays (reader only): the file offset of items 0, stride, 2 x stride, ... so one
+   * item (a BOS token) can be found without walking the whole array.
+   */
+  itemOffsets?: { stride: number; offsets: number[] };
 }
 
 /**
