@@ -55,7 +55,8 @@ describe("installing the reference GGUFs", () => {
         expect(readFileSync(blobPath(modelsDir, template.digest), "utf8")).toBe(entry.template);
         expect(r.warnings).toEqual([]);
         const info = await showModel(modelsDir, `${fixture}:${suffix}`);
-        expect(info.model.contextLength).toBe(theirs.metadata[`${theirs.metadata["general.architecture"]}.context_length`]);
+        const md = theirs.metadata as Record<string, unknown>;
+        expect(info.model.contextLength).toBe(md[`${md["general.architecture"]}.context_length`]);
         expect(info.params.get("stop") ?? []).toEqual(entry.stop);
       }
     });
