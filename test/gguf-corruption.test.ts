@@ -3,7 +3,7 @@
  * header offset, with random byte flips, absurd counts and lengths, strings past the end, tensors
  * past the end, misaligned and overlapping. Each must be one ToolError line naming the file.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -233,6 +233,19 @@ describe("structural errors", () => {
       expect((await readError(write(make()))).detail).toMatch(message);
     });
   }
+
+  it("caps array and string lengths whatever the file size (a sparse 1 GiB file)", async () => {
+    const array = Buffer.from(file);
+    array.writeBigUInt64LE(2n ** 27n, afterKey(array, "t.arr_f32") + 8);
+    const arrayPath = write(array);
+    truncateSync(arrayPath, 2 ** 30);
+    expect((await readError(arrayPath)).detail).toMatch(/t\.arr_f32 length 134217728 is over the limit of 67108864 items at byte \d+/);
+    const string = Buffer.from(file);
+    string.writeBigUInt64LE(2n ** 27n, afterKey(string, "t.str") + 4);
+    const stringPath = write(string);
+    truncateSync(stringPath, 2 ** 30);
+    expect((await readError(stringPath)).detail).toMatch(/t\.str length 134217728 is over the 67108864-byte limit for a string at byte \d+/);
+  });
 
   it("names the file for a missing path and a folder", async () => {
     expect((await readError(join(tmp, "nope.gguf"))).detail).toBe("no such file or directory");

@@ -20,6 +20,13 @@ export const WINDOW_BYTES = 1 << 20;
 
 /** Arrays may nest (the format allows it, ggml does not); a bound keeps corrupt files off the stack. */
 const MAX_ARRAY_DEPTH = 8;
+/**
+ * Far above any real header (the largest vocabularies have ~260k tokens, templates a few KB) and
+ * far below what would exhaust memory, whatever the file size: a corrupt length in a 40 GB model
+ * must not become a 40 GB allocation or a billion-step loop.
+ */
+export const MAX_ARRAY_ITEMS = 1 << 26;
+export const MAX_STRING_BYTES = 1 << 26;
 
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -162,7 +169,7 @@ export class GgufHeaderParser {
       const at = this.pos - this.base;
       if (this.pos + 8 <= this.end && this.view.getUint32(at + 4, true) === 0) {
         const n = this.view.getUint32(at, true);
-        if (this.pos + 8 + n <= this.fileSize) {
+        if (n <= MAX_STRING_BYTES && this.pos + 8 + n <= this.fileSize) {
           this.pos += 8 + n;
           continue;
         }
@@ -179,6 +186,7 @@ export class GgufHeaderParser {
     if (n > this.fileSize - this.pos) {
       this.fail(`${label(what, index)} length ${n} runs past the end of the file (${this.fileSize} bytes)`, at);
     }
+    if (n > MAX_STRING_BYTES) this.fail(`${label(what, index)} length ${n} is over the ${MAX_STRING_BYTES}-byte limit for a string`, at);
     return n;
   }
 
@@ -235,7 +243,7 @@ export class GgufHeaderParser {
   array(what: string, depth: number): GgufArrayValue {
     if (depth >= MAX_ARRAY_DEPTH) this.fail(`${what}: arrays nested more than ${MAX_ARRAY_DEPTH} deep`);
     const itemType = this.valueType(`${what} item type`);
-    const length = this.count(`${what} length`, this.minItemBytes(itemType));
+    const length = this.arrayLength(what, itemType);
     const fileOffset = this.pos;
     // v1 lengths inside lazy arrays would need the version later; v1 files are small, decode them
     const lazy = length > this.options.lazyArrayThreshold && this.options.sizeBytes === 8;
@@ -267,8 +275,16 @@ export class GgufHeaderParser {
   private skipArray(what: string, depth: number): void {
     if (depth >= MAX_ARRAY_DEPTH) this.fail(`${what}: arrays nested more than ${MAX_ARRAY_DEPTH} deep`);
     const itemType = this.valueType(`${what} item type`);
-    const length = this.count(`${what} length`, this.minItemBytes(itemType));
+    const length = this.arrayLength(what, itemType);
     this.skipItems(itemType, length, what, depth);
+  }
+
+  /** An array's length: within the file and within MAX_ARRAY_ITEMS. */
+  private arrayLength(what: string, itemType: GgufValueType): number {
+    const at = this.pos;
+    const length = this.count(`${what} length`, this.minItemBytes(itemType));
+    if (length > MAX_ARRAY_ITEMS) this.fail(`${what} length ${length} is over the limit of ${MAX_ARRAY_ITEMS} items`, at);
+    return length;
   }
 
   /** The smallest an item can be on disk: its fixed size, an empty string, an empty array. */
