@@ -203,6 +203,7 @@ describe("createGgufWriter", () => {
     expect(await bad([{ name: "a", shape: [1, 1, 1, 1, 1], type: GgmlType.F32 }])).toMatch(/5 dimensions/);
     expect(readdirSync(dir).filter((f) => f.includes("bad"))).toEqual([]);
 
+    await expect(createGgufWriter(dir, { metadata: new Map(), tensors: [] })).rejects.toThrow(`${dir}: cannot create the file: is a directory`);
     const noFolder = join(dir, "missing", "x.gguf");
     await expect(createGgufWriter(noFolder, { metadata: new Map(), tensors: [] })).rejects.toThrow(`${noFolder}: cannot create the file: folder does not exist`);
   });

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { unlinkSync } from "node:fs";
-import { open, rename, unlink, type FileHandle } from "node:fs/promises";
+import { open, rename, stat, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { ToolError } from "./errors.ts";
 
@@ -74,6 +74,9 @@ export function describeFsError(err: unknown): string {
  * the same filesystem as destPath (rename is atomic only there).
  */
 export async function createAtomicFile(destPath: string, options: { tempDir?: string } = {}): Promise<AtomicFile> {
+  // fail now rather than at the final rename, after all the work
+  const existing = await stat(destPath).catch(() => undefined);
+  if (existing?.isDirectory()) throw new ToolError(destPath, "cannot create the file: is a directory");
   const dir = options.tempDir ?? dirname(destPath);
   const tempPath = join(dir, `.${basename(destPath)}.${randomBytes(6).toString("hex")}.tmp`);
   let handle: FileHandle;
