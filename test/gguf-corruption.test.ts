@@ -234,7 +234,7 @@ describe("structural errors", () => {
     });
   }
 
-  it("caps array and string lengths whatever the file size (a sparse 1 GiB file)", async () => {
+  it("caps tensor counts, array and string lengths whatever the file size (a sparse 1 GiB file)", async () => {
     const array = Buffer.from(file);
     array.writeBigUInt64LE(2n ** 27n, afterKey(array, "t.arr_f32") + 8);
     const arrayPath = write(array);
@@ -245,6 +245,11 @@ describe("structural errors", () => {
     const stringPath = write(string);
     truncateSync(stringPath, 2 ** 30);
     expect((await readError(stringPath)).detail).toMatch(/t\.str length 134217728 is over the 67108864-byte limit for a string at byte \d+/);
+    const tensors = Buffer.from(file);
+    tensors.writeBigUInt64LE(2n ** 21n, 8);
+    const tensorsPath = write(tensors);
+    truncateSync(tensorsPath, 2 ** 30);
+    expect((await readError(tensorsPath)).detail).toBe("tensor count 2097152 is over the limit of 1048576 at byte 8");
   });
 
   it("names the file for a missing path and a folder", async () => {

@@ -32,6 +32,12 @@ export interface ReadGgufOptions {
 
 export const DEFAULT_LAZY_ARRAY_THRESHOLD = 1024;
 const INITIAL_READ_BYTES = 1 << 20;
+/**
+ * Real models have a few thousand tensors and a few hundred keys; the caps keep a corrupt count
+ * in a huge file from allocating an array of a billion entries.
+ */
+const MAX_TENSORS = 1 << 20;
+const MAX_METADATA_KEYS = 1 << 20;
 /** ggml's GGML_MAX_DIMS */
 const MAX_TENSOR_DIMS = 4;
 
@@ -106,7 +112,9 @@ function parseGgufHeader(path: string, fd: number, fileSize: number, lazyArrayTh
   const p = version === 1 ? new GgufHeaderParser(path, fd, fileSize, { lazyArrayThreshold, sizeBytes }, 8) : start;
   // smallest tensor info: empty name, n_dims, type, offset; smallest pair: empty key, type, 1 byte
   const tensorCount = p.count("tensor count", sizeBytes + 4 + 4 + 8);
+  if (tensorCount > MAX_TENSORS) p.fail(`tensor count ${tensorCount} is over the limit of ${MAX_TENSORS}`, 8);
   const kvCount = p.count("metadata key/value count", sizeBytes + 4 + 1);
+  if (kvCount > MAX_METADATA_KEYS) p.fail(`metadata key/value count ${kvCount} is over the limit of ${MAX_METADATA_KEYS}`, 8 + sizeBytes);
 
   const metadata: GgufMetadata = new Map();
   let alignmentAt = 0;
