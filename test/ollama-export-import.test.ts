@@ -102,6 +102,17 @@ describe("export -> import", () => {
     expect(r.stdout).toMatch(/\nbob\/renamed:v2 +[0-9a-f]{12} +421 KB +(Less than a second|\d+ seconds?) ago\n$/);
   });
 
+  it("CLI: export -o - | gzip | import - (moving a model over a pipe)", () => {
+    const main = join(import.meta.dirname, "..", "src", "cli", "main.ts");
+    const cli = `"${process.execPath}" --import tsx "${main}"`;
+    const target = join(work, "piped");
+    const out = execFileSync("sh", ["-c", `${cli} export other tiny-full -o - --models-dir "${store}" | gzip | ${cli} import - --models-dir "${target}"`], {
+      encoding: "utf8",
+    });
+    expect(out).toMatch(/^imported 'other:latest'\nimported 'tiny-full:latest'\n9 blobs written/);
+    return rows(target).then(async (got) => expect(got).toEqual((await rows(store)).filter(([n]) => n !== "alice/tiny:v1")));
+  });
+
   it("imports a gzipped tar", async () => {
     const tar = join(work, "m.tar");
     await exportModels(store, [parseModelName("other")], tar);

@@ -3,7 +3,8 @@
  * machines) and `gguf-tool export --gguf name[:tag] -o model.gguf` (the plain GGUF plus a Modelfile).
  */
 import type { Command } from "commander";
-import { exportGguf, exportModels } from "../ollama/export.ts";
+import { once } from "node:events";
+import { exportGguf, exportModels, exportModelsToStream } from "../ollama/export.ts";
 import { humanBytes } from "../ollama/human-units.ts";
 import { requireModelsDir } from "../ollama/models-dir.ts";
 import { parseModelName } from "../ollama/names.ts";
@@ -24,7 +25,7 @@ export function register(program: Command): void {
           "or a plain copy into another models dir; with --gguf, write the model as a plain GGUF plus a Modelfile beside it",
       )
       .argument("<name...>", "installed models, name[:tag]")
-      .requiredOption("-o, --output <path>", "folder or file.tar; with --gguf the GGUF file to write")
+      .requiredOption("-o, --output <path>", "folder, file.tar, or - for a tar on stdout (to pipe to another machine); with --gguf the GGUF file to write")
       .option("--gguf", "write the model GGUF (and projector/adapter GGUFs) plus a Modelfile that recreates the model")
       .option("--force", "with --gguf: replace existing output files"),
   ).action(async (names: string[], flags: ExportFlags) => {
@@ -37,6 +38,15 @@ export function register(program: Command): void {
       if (r.inexact.length > 0) {
         process.stderr.write(`gguf-tool: warning: ${r.modelfile}: ${r.inexact.join(", ")} cannot be written so that they read back exactly\n`);
       }
+      return;
+    }
+    if (flags.output === "-") {
+      if (process.stdout.isTTY) throw new Error("refusing to write a tar to a terminal; redirect stdout or give -o <file.tar>");
+      const r = await exportModelsToStream(modelsDir, parsed, async (chunk) => {
+        if (!process.stdout.write(chunk)) await once(process.stdout, "drain");
+      });
+      for (const w of r.warnings) process.stderr.write(`gguf-tool: warning: ${w}\n`);
+      for (const m of r.models) process.stderr.write(`exported '${m}'\n`);
       return;
     }
     const r = await exportModels(modelsDir, parsed, flags.output);

@@ -18,12 +18,14 @@ export function register(program: Command): void {
         "Import models exported by `gguf-tool export` (a folder or a .tar, read as a stream): every blob's sha256 is checked " +
           "before it is placed, manifests are written last, and nothing outside the store can be written",
       )
-      .argument("<source>", "export folder (manifests/ + blobs/) or .tar / .tar.gz file")
+      .argument("<source>", "export folder (manifests/ + blobs/), .tar / .tar.gz file, or - for a tar on stdin")
       .option("--as <name>", "install the (single) model under this name[:tag]")
       .option("--force", "replace an installed model of the same name that differs"),
   ).action(async (source: string, flags: ImportFlags) => {
     const modelsDir = modelsDirFrom(flags);
-    const r = await importModels(modelsDir, source, { as: flags.as === undefined ? undefined : parseModelName(flags.as), force: flags.force });
+    if (source === "-" && process.stdin.isTTY) throw new Error("import -: stdin is a terminal, not a tar stream");
+    const from = source === "-" ? { label: "stdin", stream: process.stdin } : source;
+    const r = await importModels(modelsDir, from, { as: flags.as === undefined ? undefined : parseModelName(flags.as), force: flags.force });
     for (const w of r.warnings) process.stderr.write(`gguf-tool: warning: ${w}\n`);
     for (const m of r.models) process.stdout.write(`${m.status} '${m.name}'\n`);
     process.stdout.write(`${r.blobsWritten} blobs written (${humanBytes(r.bytesWritten)}), ${r.blobsReused} already in ${modelsDir}\n`);

@@ -140,30 +140,65 @@ async function exportTar(
 ): Promise<void> {
   const file = await createAtomicFile(output);
   try {
-    const tar = new TarWriter((chunk) => writeAll(file, [chunk]));
-    const dirs = new Set<string>();
-    for (const m of manifests) {
-      const rel = manifestRelPath(m.name);
-      for (let i = 1; i < rel.length; i++) {
-        const d = rel.slice(0, i).join("/");
-        if (dirs.has(d)) continue;
-        dirs.add(d);
-        await tar.addDirectory(d, m.modifiedAt);
-      }
-      await tar.addFile(rel.join("/"), m.bytes.length, [m.bytes], m.modifiedAt);
-    }
-    const now = new Date();
-    await tar.addDirectory("blobs", now);
-    for (const l of blobs) {
-      onBlob?.(l.digest, l.size);
-      await tar.addFile(`blobs/${blobFileName(l.digest)}`, l.size, readBlobVerified(modelsDir, l.digest, l.size), now);
-    }
-    await tar.finish();
+    await writeTarExport(modelsDir, manifests, blobs, (chunk) => writeAll(file, [chunk]), onBlob);
   } catch (err) {
     await file.abort();
     throw err;
   }
   await file.commit();
+}
+
+/** The tar itself: the manifests (with their folders) first, then the blobs, each re-hashed as it goes. */
+async function writeTarExport(
+  modelsDir: string,
+  manifests: ManifestFile[],
+  blobs: Layer[],
+  sink: (chunk: Buffer) => Promise<void>,
+  onBlob?: (digest: string, size: number) => void,
+): Promise<void> {
+  const tar = new TarWriter(sink);
+  const dirs = new Set<string>();
+  for (const m of manifests) {
+    const rel = manifestRelPath(m.name);
+    for (let i = 1; i < rel.length; i++) {
+      const d = rel.slice(0, i).join("/");
+      if (dirs.has(d)) continue;
+      dirs.add(d);
+      await tar.addDirectory(d, m.modifiedAt);
+    }
+    await tar.addFile(rel.join("/"), m.bytes.length, [m.bytes], m.modifiedAt);
+  }
+  const now = new Date();
+  await tar.addDirectory("blobs", now);
+  for (const l of blobs) {
+    onBlob?.(l.digest, l.size);
+    await tar.addFile(`blobs/${blobFileName(l.digest)}`, l.size, readBlobVerified(modelsDir, l.digest, l.size), now);
+  }
+  await tar.finish();
+}
+
+/**
+ * Exports models as a tar written through `sink` (e.g. a pipe to another machine), in the same
+ * form as {@link exportModels} writes a `.tar`. If a blob turns out corrupt the stream stops with a
+ * ToolError, and the reader sees a truncated tar, which `import` refuses.
+ */
+export async function exportModelsToStream(
+  modelsDir: string,
+  names: ModelName[],
+  sink: (chunk: Buffer) => Promise<void>,
+  onBlob?: (digest: string, size: number) => void,
+): Promise<ExportResult> {
+  const { manifests, blobs, warnings } = await collect(modelsDir, names);
+  await writeTarExport(modelsDir, manifests, blobs, sink, onBlob);
+  return {
+    output: "-",
+    format: "tar",
+    models: manifests.map((m) => displayName(m.name)),
+    blobs: blobs.length,
+    bytes: blobs.reduce((s, l) => s + l.size, 0),
+    skippedExisting: 0,
+    warnings,
+  };
 }
 
 export interface GgufExportResult {

@@ -7,7 +7,8 @@
  * store paths built from the validated name or digest. `..`, absolute paths and links are refused.
  */
 import { createReadStream } from "node:fs";
-import { open, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
+import { Readable } from "node:stream";
 import { join } from "node:path";
 import { createGunzip } from "node:zlib";
 import { ToolError } from "../formats/errors.ts";
@@ -43,6 +44,12 @@ export interface ImportResult {
   bytesWritten: number;
   /** entries that were not part of an Ollama export and were skipped */
   warnings: string[];
+}
+
+/** A tar arriving as a stream (e.g. stdin), with the name to use in messages. */
+export interface TarSource {
+  label: string;
+  stream: AsyncIterable<Uint8Array>;
 }
 
 type SourceItem =
@@ -87,29 +94,32 @@ async function readWhole(label: string, size: number, body: AsyncIterable<Buffer
   return Buffer.concat(parts);
 }
 
-/** A tar file (optionally gzipped) as export items, streamed. */
-async function* tarItems(tarPath: string): AsyncGenerator<SourceItem> {
-  const head = Buffer.alloc(2);
-  const fh = await open(tarPath, "r");
-  try {
-    await fh.read(head, 0, 2, 0);
-  } finally {
-    await fh.close();
+/** A tar stream (gunzipped first when it starts with the gzip magic) as export items. */
+async function* tarItems(source: TarSource): AsyncGenerator<SourceItem> {
+  const { label } = source;
+  const it = source.stream[Symbol.asyncIterator]();
+  const first = await it.next();
+  if (first.done) throw new ToolError(label, "empty input, not a tar file");
+  async function* rest(): AsyncGenerator<Uint8Array> {
+    yield first.value;
+    for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
   }
-  const raw = createReadStream(tarPath, { highWaterMark: 1 << 20 });
-  const stream = head[0] === 0x1f && head[1] === 0x8b ? raw.pipe(createGunzip()) : raw;
+  const gzipped = first.value[0] === 0x1f && first.value[1] === 0x8b;
+  const stream: AsyncIterable<Uint8Array> = gzipped ? Readable.from(rest()).pipe(createGunzip()) : rest();
   try {
-    for await (const entry of readTar(stream, tarPath)) {
-      const c = classifyTarPath(tarPath, entry.path, entry.type);
-      if (c.kind === "manifest") yield { kind: "manifest", path: entry.path, name: c.name, bytes: await readWhole(`${tarPath}: ${entry.path}`, entry.size, entry.body) };
+    for await (const entry of readTar(stream, label)) {
+      const c = classifyTarPath(label, entry.path, entry.type);
+      if (c.kind === "manifest") yield { kind: "manifest", path: entry.path, name: c.name, bytes: await readWhole(`${label}: ${entry.path}`, entry.size, entry.body) };
       else if (c.kind === "blob") yield { kind: "blob", path: entry.path, digest: c.digest, size: entry.size, body: entry.body };
       else yield { kind: "skip", path: entry.path, reason: c.reason };
     }
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "Z_DATA_ERROR") throw new ToolError(tarPath, "corrupt gzip data");
+    if ((err as NodeJS.ErrnoException).code === "Z_DATA_ERROR" || (err as NodeJS.ErrnoException).code === "Z_BUF_ERROR") {
+      throw new ToolError(label, "corrupt or truncated gzip data");
+    }
     throw err;
   } finally {
-    raw.destroy();
+    await it.return?.();
   }
 }
 
@@ -148,19 +158,24 @@ interface PendingManifest {
 }
 
 /**
- * Imports every model in `source` (an export folder or a `.tar`/`.tar.gz` of one). Checks, in order:
+ * Imports every model in `from`: an export folder, a `.tar`/`.tar.gz` of one, or such a tar as a
+ * stream (e.g. stdin). Checks, in order:
  * names and conflicts with installed models (as soon as the manifests are known), each blob's
  * sha256 and size as it streams in, that every blob a manifest needs is now in the store; then
  * writes the manifests. On any failure the blobs this import added are removed again.
  */
-export async function importModels(modelsDir: string, source: string, options: ImportOptions = {}): Promise<ImportResult> {
-  let isDir: boolean;
-  try {
-    isDir = (await stat(source)).isDirectory();
-  } catch {
-    throw new ToolError(source, "no such file or folder");
-  }
-  const items = isDir ? folderItems(source) : tarItems(source);
+export async function importModels(modelsDir: string, from: string | TarSource, options: ImportOptions = {}): Promise<ImportResult> {
+  let items: AsyncGenerator<SourceItem>;
+  const source = typeof from === "string" ? from : from.label;
+  if (typeof from === "string") {
+    let isDir: boolean;
+    try {
+      isDir = (await stat(from)).isDirectory();
+    } catch {
+      throw new ToolError(from, "no such file or folder");
+    }
+    items = isDir ? folderItems(from) : tarItems({ label: from, stream: createReadStream(from, { highWaterMark: 1 << 20 }) });
+  } else items = tarItems(from);
   const result: ImportResult = { models: [], blobsWritten: 0, blobsReused: 0, bytesWritten: 0, warnings: [] };
   const pending: PendingManifest[] = [];
   const verified = new Set<string>();
