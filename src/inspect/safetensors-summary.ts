@@ -2,8 +2,8 @@
  * Summary of a safetensors file or a Hugging Face folder. For a folder, the shape of the model
  * comes from config.json (transformers' names), the chat template from tokenizer_config.json.
  */
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { readJsonObject } from "../formats/safetensors/hf-folder.ts";
 import type { HfModel, SafetensorsFile } from "../formats/safetensors/types.ts";
 import { humanNumber } from "../ollama/human-units.ts";
 import { chatTemplateSummary, compact, tensorTypeMix, type ModelSummary, type RopeSummary } from "./summary.ts";
@@ -65,14 +65,13 @@ export async function summarizeHfModel(model: HfModel): Promise<ModelSummary> {
 
 /** tokenizer_config.json's chat_template (a string, or the "default" of a list), if any. */
 export async function hfChatTemplate(dir: string): Promise<string | undefined> {
-  let config: unknown;
+  let config: Record<string, unknown>;
   try {
-    config = JSON.parse(await readFile(join(dir, "tokenizer_config.json"), "utf8"));
+    config = await readJsonObject(join(dir, "tokenizer_config.json"));
   } catch {
     // no or unreadable tokenizer_config.json: the summary just has no template
     return undefined;
   }
-  if (!isObject(config)) return undefined;
   const t = config.chat_template;
   if (typeof t === "string") return t;
   if (Array.isArray(t)) {

@@ -95,9 +95,14 @@ async function readIndexedShards(dir: string, tensors: Map<string, HfTensor>): P
   return files;
 }
 
-async function readJsonObject(path: string): Promise<Record<string, unknown>> {
+/** config.json and the index are kilobytes; anything this large is not one. */
+const MAX_JSON_BYTES = 100_000_000;
+
+export async function readJsonObject(path: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
+    const { size } = await stat(path);
+    if (size > MAX_JSON_BYTES) throw new ToolError(path, `is ${size} bytes, too large for a JSON settings file`);
     text = await readFile(path, "utf8");
   } catch (err) {
     throw fsError(path, err);
