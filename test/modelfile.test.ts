@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ToolError } from "../src/formats/errors.ts";
 import { goJsonFloat32 } from "../src/ollama/go-format.ts";
@@ -149,6 +150,35 @@ describe("Modelfile parsing (ollama-store.md §6)", () => {
 
   it("drops runes that are not printable outside quoted values' line structure, as Ollama does", () => {
     expect(lexModelfile("SYSTEM a\u0007b\n", "M")[0].args).toBe("ab");
+  });
+});
+
+describe("agreement with Ollama's parser", () => {
+  /**
+   * 865 Modelfiles (hand-written edge cases plus seeded random ones) run through Ollama's own
+   * `parser.ParseFile` state machine (ollama/ollama 00dc3af, BOM decoding left out): its commands
+   * (FROM as "model", MESSAGE args as "role: text") or the fact that it failed.
+   */
+  const golden: Array<{ modelfile: string; commands?: Array<{ name: string; args: string }>; error?: string }> = JSON.parse(
+    readFileSync(new URL("./data/modelfile/ollama-lexer-golden.json", import.meta.url), "utf8"),
+  );
+
+  it("gives the same commands, and fails where Ollama fails", () => {
+    expect(golden.length).toBe(865);
+    expect(golden.filter((c) => c.commands).length).toBeGreaterThan(300);
+    const disagreements = [];
+    for (const c of golden) {
+      let ours: Array<{ name: string; args: string }> | "error";
+      try {
+        ours = lexModelfile(c.modelfile, "M").map((x) => ({ name: x.name === "from" ? "model" : x.name, args: x.role ? `${x.role}: ${x.args}` : x.args }));
+        if (!ours.some((x) => x.name === "model")) ours = "error"; // Ollama's "no FROM line"
+      } catch {
+        ours = "error";
+      }
+      const theirs = c.error !== undefined ? "error" : c.commands;
+      if (JSON.stringify(ours) !== JSON.stringify(theirs)) disagreements.push({ modelfile: c.modelfile, theirs, ours });
+    }
+    expect(disagreements).toEqual([]);
   });
 });
 
