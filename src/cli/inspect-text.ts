@@ -38,7 +38,7 @@ export function renderSummary(subject: InspectSubject): string {
   add("file size", `${humanBytes(s.fileSize)} (${s.fileSize} bytes${s.files > 1 ? ` in ${s.files} files` : ""})`);
   const lines = [subject.path, ...table(rows, "  ")];
   if (subject.kind === "gguf" && subject.ollama) {
-    lines.push("  layers");
+    lines.push("  Ollama layers");
     lines.push(...table(subject.ollama.layers.map((l) => [l.kind, l.digest, humanBytes(l.size)]), "    "));
   }
   return lines.join("\n") + "\n";
