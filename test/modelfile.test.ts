@@ -279,6 +279,27 @@ describe("parameter values", () => {
     expect(encodeParamsJson(p)).toBe('{"num_ctx":256,"seed":9007199254740993,"stop":["\\u003c|end|\\u003e"],"temperature":0.5,"use_mmap":true}\n');
   });
 
+  it("types and encodes values as Go's strconv + encoding/json do (482 golden cases)", () => {
+    // test/data/params/gen.go: ParseInt(v, 10, 64) / ParseFloat(v, 32) / ParseBool, then json.Marshal
+    const golden: Array<{ kind: "int" | "float" | "bool"; value: string; ok: boolean; json?: string }> = JSON.parse(
+      readFileSync(new URL("./data/params/strconv-golden.json", import.meta.url), "utf8"),
+    );
+    const key = { int: "num_ctx", float: "temperature", bool: "use_mmap" };
+    const disagreements = [];
+    for (const c of golden) {
+      let ours: string | undefined;
+      try {
+        const k = key[c.kind];
+        ours = encodeParamsJson(new Map([[k, parseParamValue(k, c.value)]])).slice(k.length + 4, -2);
+      } catch {
+        ours = undefined;
+      }
+      if (ours !== (c.ok ? c.json : undefined)) disagreements.push({ ...c, ours });
+    }
+    expect(golden.length).toBe(482);
+    expect(disagreements).toEqual([]);
+  });
+
   it("rejects values of the wrong type", () => {
     expect(() => parseParamValue("top_k", "4.5")).toThrow(/invalid int/);
     expect(() => parseParamValue("temperature", "inf")).toThrow(/invalid float/);

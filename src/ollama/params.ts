@@ -54,7 +54,21 @@ export type Params = Map<string, ParamValue>;
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 const FLOAT32_MAX = 3.4028234663852886e38;
-const DECIMAL_FLOAT = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+/** strconv.ParseFloat's decimal and hexadecimal forms; `_` only between digits (Go's underscoreOK). */
+const DECIMAL_FLOAT = /^[+-]?(\d(_?\d)*(\.(\d(_?\d)*)?)?|\.\d(_?\d)*)([eE][+-]?\d(_?\d)*)?$/;
+const HEX_FLOAT = /^([+-]?)0[xX]_?([0-9a-fA-F](?:_?[0-9a-fA-F])*)?(?:\.([0-9a-fA-F]*))?[pP]([+-]?\d(?:_?\d)*)$/;
+
+/** The value of a Go float literal text, or undefined when strconv.ParseFloat would refuse it. */
+function parseGoFloat(raw: string): number | undefined {
+  if (DECIMAL_FLOAT.test(raw)) return Number(raw.replace(/_/g, ""));
+  const hex = HEX_FLOAT.exec(raw);
+  if (!hex || (hex[2] === undefined && !hex[3])) return undefined;
+  const int = (hex[2] ?? "").replace(/_/g, "");
+  const frac = hex[3] ?? "";
+  const mantissa = parseInt(int + frac || "0", 16);
+  const value = mantissa * 2 ** (Number(hex[4].replace(/_/g, "")) - 4 * frac.length);
+  return hex[1] === "-" ? -value : value;
+}
 const GO_BOOL: Readonly<Record<string, boolean>> = {
   "1": true, t: true, T: true, TRUE: true, true: true, True: true,
   "0": false, f: false, F: false, FALSE: false, false: false, False: false,
@@ -75,9 +89,9 @@ export function parseParamValue(key: string, raw: string): ParamValue {
       return v;
     }
     case "float": {
-      // Go also accepts inf/nan and hex floats; JSON cannot hold the former, nobody writes the latter
-      if (!DECIMAL_FLOAT.test(raw)) throw new Error(`invalid float value ${JSON.stringify(raw)} for ${key}`);
-      const v = Number(raw);
+      // Go also accepts inf and nan, which then fail as JSON: refused here at once
+      const v = parseGoFloat(raw);
+      if (v === undefined) throw new Error(`invalid float value ${JSON.stringify(raw)} for ${key}`);
       if (!(Math.abs(v) <= FLOAT32_MAX)) throw new Error(`float value ${raw} for ${key} is out of range`);
       return Math.fround(v);
     }
