@@ -31,7 +31,6 @@ export interface ReadGgufOptions {
 }
 
 export const DEFAULT_LAZY_ARRAY_THRESHOLD = 1024;
-const INITIAL_READ_BYTES = 1 << 20;
 /**
  * Real models have a few thousand tensors and a few hundred keys; the caps keep a corrupt count
  * in a huge file from allocating an array of a billion entries.
