@@ -29,12 +29,14 @@ async function main(): Promise<number> {
   const loadBefore = os.loadavg()[0];
   const results: BenchResult[] = [];
   for (const suite of suites) {
-    process.stderr.write(`bench: ${suite.name}...\n`);
+    process.stderr.write(`bench: ${suite.name}...`);
+    const suiteStarted = Date.now();
     try {
       results.push(...(await suite.run(opts)));
     } catch (err) {
       results.push({ suite: suite.name, name: "(suite)", status: "error", bytesPerOp: 0, note: err instanceof Error ? err.message : String(err) });
     }
+    process.stderr.write(` ${((Date.now() - suiteStarted) / 1000).toFixed(1)} s\n`);
   }
   const seconds = (Date.now() - started) / 1000;
   printTables(results);

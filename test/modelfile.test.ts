@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ToolError } from "../src/formats/errors.ts";
-import { goJsonFloat32 } from "../src/ollama/go-format.ts";
+import { goFormatFixed, goJsonFloat32 } from "../src/ollama/go-format.ts";
 import {
   decodeModelfileBytes,
   lexModelfile,
@@ -256,6 +256,17 @@ describe("Modelfile printing", () => {
     expect(quoteModelfileValue('a"""\nb"\nc').exact).toBe(false);
     const tool = printModelfile({ model: "m", messages: [{ role: "tool" as "user", content: "42" }] });
     expect(tool.inexact).toEqual(["MESSAGE tool"]);
+  });
+});
+
+describe("Go number formatting", () => {
+  it("goFormatFixed equals fmt's %.Nf, exact ties rounded half to even (318 golden cases)", () => {
+    const golden: Array<{ value: number; prec: number; go: string }> = JSON.parse(
+      readFileSync(new URL("./data/go-format/fixed-golden.json", import.meta.url), "utf8"),
+    );
+    expect(golden.length).toBe(318);
+    expect(golden.filter((c) => goFormatFixed(c.value, c.prec) !== c.go)).toEqual([]);
+    expect(goFormatFixed(1.25, 1)).toBe("1.2"); // toFixed would say 1.3
   });
 });
 
