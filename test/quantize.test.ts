@@ -116,7 +116,7 @@ describe("requantizeGguf", () => {
 });
 
 /** A synthetic llama model with F32 tensors large enough that every tensor spans several pool chunks. */
-async function writeSyntheticModel(path: string, vocab = 1024, layers = 2): Promise<void> {
+async function writeSyntheticModel(path: string, vocab = 1024, layers = 2, poison?: { tensor: string; value: number }): Promise<void> {
   const metadata: GgufMetadata = new Map();
   metadata.set("general.architecture", { type: GgufValueType.STRING, value: "llama" });
   metadata.set("llama.block_count", { type: GgufValueType.UINT32, value: layers });
@@ -143,6 +143,7 @@ async function writeSyntheticModel(path: string, vocab = 1024, layers = 2): Prom
       seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
       values[i] = ((seed >>> 8) / 2 ** 24 - 0.5) * 0.04;
     }
+    if (poison?.tensor === t.name) values[values.length - 1] = poison.value;
     await w.writeTensorData(new Uint8Array(values.buffer));
   }
   await w.finish();
@@ -256,6 +257,25 @@ describe("gguf-tool quantize: errors", () => {
     const r2 = runCli(["quantize", notGguf, out, "Q8_0"]);
     expect(r2.status).toBe(1);
     expect(r2.stderr).toMatch(/^gguf-tool: .*not\.gguf: not a GGUF file/);
+  });
+
+  it("weights too large for the fp16 scales fail llama-quantize's validation: one line, exit 1, nothing left", async () => {
+    const input = join(dir, "huge.f32.gguf");
+    await writeSyntheticModel(input, 1024, 2, { tensor: "blk.1.ffn_down.weight", value: 1e30 });
+    const out = join(dir, "huge.gguf");
+    const r = runCli(["quantize", input, out, "Q8_0", "--threads", "2"]);
+    expect(r.status).toBe(1);
+    // the last value of a 1024 x 512 tensor: block 1024 * 512 / 32 - 1
+    expect(r.stderr).toBe(
+      `gguf-tool: ${input}: tensor blk.1.ffn_down.weight: quantized data validation failed at block 16383 (scale d): Inf or NaN as Q8_0 (weights too large, or NaN/Inf in the input), as llama-quantize also refuses\n`,
+    );
+    expect(existsSync(out)).toBe(false);
+    expect(leftovers()).toEqual([]);
+    // NaN in an F32 input converted to F16: the value is named
+    const nan = join(dir, "nan.f32.gguf");
+    await writeSyntheticModel(nan, 1024, 2, { tensor: "output.weight", value: NaN });
+    await expect(requantizeGguf(nan, out, { mixture: "F16" })).rejects.toThrow(/tensor output\.weight: quantized data validation failed at value 524287: Inf or NaN as F16/);
+    expect(existsSync(out)).toBe(false);
   });
 
   it("an output folder that does not exist is one line, exit 1", () => {

@@ -15,6 +15,7 @@ import { dequantizeRows, isQuantizable } from "./kernels/index.ts";
 import { ggmlDims } from "./mixture-rules.ts";
 import { chooseTensorTypes, fileTypeOf, llamaTensorOrder, mixtureModelFromMetadata, type MixtureName } from "./mixtures.ts";
 import { createQuantPool } from "./pool.ts";
+import { findInvalidRowData } from "./validate-rows.ts";
 
 /** ggml's GGML_QNT_VERSION, which llama-quantize writes as general.quantization_version. */
 export const GGML_QNT_VERSION = 2;
@@ -166,6 +167,8 @@ export async function requantizeGguf(inPath: string, outPath: string, options: R
       const rowCount = source.shape.slice(1).reduce((a, b) => a * b, 1);
       if (rowLength * rowCount === 0) continue;
       const inRowBytes = source.size / rowCount;
+      const { blockSize, typeSize } = GGML_TYPE_TRAITS[type]!;
+      let valuesWritten = 0;
       await pool.quantizeTensor({
         type,
         rowLength,
@@ -183,7 +186,19 @@ export async function requantizeGguf(inPath: string, outPath: string, options: R
           }
           report(byteCount);
         },
-        write: (bytes) => w.writeTensorData(bytes),
+        write: async (bytes) => {
+          // llama-quantize's ggml_validate_row_data: it refuses Inf/NaN scales or values, so do we
+          const bad = findInvalidRowData(type, bytes);
+          if (bad) {
+            const where = bad.field === "value" ? `value ${valuesWritten + bad.index}` : `block ${valuesWritten / blockSize + bad.index} (scale ${bad.field})`;
+            throw new ToolError(
+              inPath,
+              `tensor ${source.name}: quantized data validation failed at ${where}: Inf or NaN as ${ggmlTypeName(type)} (weights too large, or NaN/Inf in the input), as llama-quantize also refuses`,
+            );
+          }
+          valuesWritten += (bytes.length / typeSize) * blockSize;
+          await w.writeTensorData(bytes);
+        },
       });
     }
     const result = await w.finish();
