@@ -5,11 +5,12 @@
  * Q5_K) is in kquants-qkx2.ts.
  *
  * make_qx_quants tries 19 scales over 16 values; its float32 sums are the cost in JS (an add and
- * two conversions per step on the loop-carried path, where C has one addss). Its trials are
- * independent (each depends only on its iscale and the data), so all trial levels are computed
- * first, a trial whose levels equal the previous trial's is skipped (same sums: adopting it
- * again would change nothing, and a rejected one stays rejected), and the sums of two trials
- * run interleaved in one loop so their dependency chains overlap.
+ * two conversions per step on the loop-carried path, where C has one addss). So each trial's
+ * sums are taken in float64 (exact products), and C's "is it better?" test is decided on them
+ * with a rigorous bound on C's float32 values (qxDecide); only the first trial, adopted trials
+ * and near-ties get C's exact float32 sums. A trial whose levels equal the previous trial's is
+ * skipped (same sums: adopting it again would change nothing, and a rejected one stays
+ * rejected, since best only changes on adoption).
  */
 import { GROUP_MAX_EPS, nearestInt } from "./common.ts";
 
@@ -22,17 +23,25 @@ const MAX_N = 16;
 const MAX_ROWS = 19;
 
 // Module-level scratch, reused by every call: no allocation per block.
-const XS = new Float64Array(MAX_N); // the sub-block's values
-const WS = new Float64Array(MAX_N); // x*x
-const WX = new Float64Array(MAX_N); // (x*x)*x
+const XS = new Float64Array(32); // the sub-block's values
+const WS = new Float64Array(32); // fr(x*x)
+const WX = new Float64Array(32); // fr(fr(x*x)*x)
 const LEVELS = new Uint8Array(MAX_ROWS * MAX_N); // row t: the levels of trial t
-const UNIQUE = new Int32Array(MAX_ROWS); // trials whose levels differ from the previous trial's
-const SUMLX = new Float64Array(MAX_ROWS); // per trial
-const SUML2 = new Float64Array(MAX_ROWS);
+const LX = new Float64Array(32); // per trial: float64 sums of wx*l, |wx*l| and w*l*l
+const ALX = new Float64Array(32);
+const L2 = new Float64Array(32);
+const EXACT = new Float64Array(32); // exactSums' results: C's float32 sumlx, suml2
+
+const U = 2 ** -24; // float32 unit roundoff
+/** relative error of a float32 running sum of <= 16 rounded products (15u/(1-15u) + 2u < 1.1e-6), with room */
+const SUM_REL = 1.5e-6;
+/** float32 underflow: 2^-150 per rounding, with room */
+const TINY = 1e-43;
 
 /**
  * Levels clamp(nearest_int(iscale * x), -nmax, nmax-1) + nmax of one trial into LEVELS row
- * `row`; true when they equal row `prev` (never when prev < 0).
+ * `row`, and their float64 sums (exact products) into LX, ALX, L2[row]. Returns true when the
+ * levels equal row `prev` (never when prev < 0).
  */
 function qxLevels(n: number, nmax: number, iscale: number, row: number, prev: number): boolean {
   const nn = n | 0;
@@ -43,41 +52,67 @@ function qxLevels(n: number, nmax: number, iscale: number, row: number, prev: nu
   const r = (row * MAX_N) | 0;
   const p = prev < 0 ? r : (prev * MAX_N) | 0;
   let diff = prev < 0 ? 1 : 0;
+  let lx = 0, alx = 0, l2 = 0;
   for (let i = 0; i < nn; i++) {
     const v = fr(is * XS[i]);
     // nearest_int's common case inline (see common.ts), the general one through the helper
-    const s = fr(v + 12582912);
-    let l = (s >= 8388608 && s < 16777216 ? s - 12582912 : nearestInt(v)) | 0;
+    const s = fr(v + 12582912) - 12582912;
+    let l = (s >= -4194304 && s < 4194304 ? s : nearestInt(v)) | 0;
     l = l < hi ? l : hi;
     l = l > lo ? l : lo;
     const q = l + off;
     diff |= q ^ LEVELS[p + i];
     LEVELS[r + i] = q;
+    const t = WX[i] * l;
+    lx += t;
+    alx += Math.abs(t);
+    l2 += WS[i] * l * l;
   }
+  LX[row] = lx;
+  ALX[row] = alx;
+  L2[row] = l2;
   return diff === 0;
 }
 
-/** sumlx += w*x*l and suml2 += w*l*l of trials a and b (a may equal b), interleaved. */
-function qxSums(n: number, nmax: number, a: number, b: number): void {
+/** C's float32 sumlx += w*x*l and suml2 += w*l*l of trial row t into EXACT[0], EXACT[1]. */
+function exactSums(n: number, nmax: number, t: number): void {
   const nn = n | 0;
   const off = nmax | 0;
-  const ra = (a * MAX_N) | 0;
-  const rb = (b * MAX_N) | 0;
-  let lxa = 0, l2a = 0, lxb = 0, l2b = 0;
+  const r = (t * MAX_N) | 0;
+  let lx = 0, l2 = 0;
   for (let i = 0; i < nn; i++) {
-    const w = WS[i];
-    const wx = WX[i];
-    const qa = (LEVELS[ra + i] - off) | 0;
-    const qb = (LEVELS[rb + i] - off) | 0;
-    lxa = fr(lxa + fr(wx * qa));
-    lxb = fr(lxb + fr(wx * qb));
-    l2a = fr(l2a + fr(fr(w * qa) * qa));
-    l2b = fr(l2b + fr(fr(w * qb) * qb));
+    const q = (LEVELS[r + i] - off) | 0;
+    lx = fr(lx + fr(WX[i] * q));
+    l2 = fr(l2 + fr(fr(WS[i] * q) * q));
   }
-  SUMLX[a] = lxa;
-  SUML2[a] = l2a;
-  SUMLX[b] = lxb;
-  SUML2[b] = l2b;
+  EXACT[0] = lx;
+  EXACT[1] = l2;
+}
+
+/**
+ * C's test `suml2 > 0 && sumlx*sumlx > best*suml2` for trial row t, decided on the float64 sums
+ * when possible: C's float32 sums lie within SUM_REL (relative to the sum of |terms|) of them,
+ * and each product adds one float32 rounding. Returns 1 (certainly true), 0 (certainly false)
+ * or -1 (undecided, NaN, or magnitudes where a float32 step could overflow).
+ */
+function qxDecide(t: number, best: number): number {
+  const lx = LX[t];
+  const rx = SUM_REL * ALX[t] + TINY;
+  const l2 = L2[t];
+  const r2 = SUM_REL * l2 + TINY;
+  const xLo = Math.abs(lx) - rx; // |sumlx| >= xLo
+  const xHi = Math.abs(lx) + rx;
+  const sqLo = xLo > 0 ? xLo * xLo * (1 - 2 * U) - TINY : 0;
+  const sqHi = xHi * xHi * (1 + 2 * U) + TINY;
+  const ab = Math.abs(best);
+  const pLo = best * l2 - ab * r2; // best * suml2 before its rounding
+  const pHi = best * l2 + ab * r2;
+  const rhsLo = pLo - U * Math.abs(pLo) - TINY;
+  const rhsHi = pHi + U * Math.abs(pHi) + TINY;
+  if (!(sqHi < 1e37 && Math.abs(pLo) < 1e37 && Math.abs(pHi) < 1e37 && l2 + r2 < 1e37)) return -1;
+  if (l2 - r2 > 0 && sqLo > rhsHi) return 1;
+  if (l2 + r2 <= 0 || sqHi <= rhsLo) return 0;
+  return -1;
 }
 
 /**
@@ -103,27 +138,25 @@ export function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: numbe
     L.fill(0, lo, lo + n);
     return 0;
   }
-  // Row 0: iscale = -nmax / max, C's first pass; rows 1..18: is = -9..-1, 1..9.
+  // Trial 0: iscale = -nmax / max, C's first pass, always computed exactly.
   qxLevels(n, nmax, fr(-nmax / max), 0, -1);
-  UNIQUE[0] = 0;
-  let unique = 1;
-  for (let t = 1; t <= 18; t++) {
-    const is = t <= 9 ? t - 10 : t - 9;
-    const iscale = fr(-fr(nmax + fr(F32_0_1 * is)) / max);
-    if (!qxLevels(n, nmax, iscale, t, t - 1)) UNIQUE[unique++] = t;
-  }
-  for (let k = 0; k < unique; k += 2) qxSums(n, nmax, UNIQUE[k], UNIQUE[k + 1 < unique ? k + 1 : k]);
-
-  let sumlx = SUMLX[0];
-  let suml2 = SUML2[0];
+  exactSums(n, nmax, 0);
+  let sumlx = EXACT[0];
+  let suml2 = EXACT[1];
   let scale = suml2 !== 0 ? fr(sumlx / suml2) : 0; // C: suml2 ? ... (NaN is true)
   let best = fr(scale * sumlx);
   let bestRow = 0;
-  for (let k = 1; k < unique; k++) {
-    const t = UNIQUE[k];
-    sumlx = SUMLX[t];
-    suml2 = SUML2[t];
-    if (suml2 > 0 && fr(sumlx * sumlx) > fr(best * suml2)) {
+  // Trials 1..18: is = -9..-1, 1..9.
+  for (let t = 1; t <= 18; t++) {
+    const is = t <= 9 ? t - 10 : t - 9;
+    const iscale = fr(-fr(nmax + fr(F32_0_1 * is)) / max);
+    if (qxLevels(n, nmax, iscale, t, t - 1)) continue; // same levels as the previous trial
+    const decision = qxDecide(t, best);
+    if (decision === 0) continue;
+    exactSums(n, nmax, t);
+    sumlx = EXACT[0];
+    suml2 = EXACT[1];
+    if (decision === 1 || (suml2 > 0 && fr(sumlx * sumlx) > fr(best * suml2))) {
       bestRow = t;
       scale = fr(sumlx / suml2);
       best = fr(scale * sumlx);
@@ -133,54 +166,69 @@ export function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: numbe
   return scale;
 }
 
-const Q3_L = new Int8Array(16);
+// make_q3_quants' own scratch (V8 compiles typed-array accesses tighter when a hot function
+// does not share its scratch arrays with another one; arrays of 64 bytes or less live on the
+// moving heap, so these are larger).
+const Q3_X = new Float64Array(32);
+const Q3_W = new Float64Array(32);
+const Q3_WX = new Float64Array(32);
+const Q3_L = new Int32Array(64);
 
 /**
  * make_q3_quants(n, nmax, x + xo, L + lo, do_rmse = true), the Q3_K search (n <= 16): writes n
  * levels 0..2*nmax-1 to L from lo (all 0 for an all-zero group) and returns the scale.
  */
 export function makeQ3Quants(n: number, nmax: number, x: Float32Array, xo: number, L: Uint8Array, lo: number): number {
+  const nn = n | 0;
+  const top = (nmax - 1) | 0;
+  const bottom = -nmax | 0;
   let max = 0;
   let amax = 0;
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < nn; i++) {
     const xi = x[xo + i];
     const ax = Math.abs(xi);
     if (ax > amax) {
       amax = ax;
       max = xi;
     }
+    Q3_X[i] = xi;
   }
   if (amax < GROUP_MAX_EPS) {
-    L.fill(0, lo, lo + n);
+    L.fill(0, lo, lo + nn);
     return 0;
   }
   const iscale = fr(-nmax / max);
   let sumlx = 0;
   let suml2 = 0;
-  for (let i = 0; i < n; i++) {
-    const xi = x[xo + i];
-    let l = nearestInt(fr(iscale * xi)) | 0;
-    l = l < nmax - 1 ? l : nmax - 1;
-    l = l > -nmax ? l : -nmax;
+  for (let i = 0; i < nn; i++) {
+    const xi = Q3_X[i];
+    const v = fr(iscale * xi);
+    const r = fr(v + 12582912) - 12582912; // nearest_int's common case, see common.ts
+    let l = (r >= -4194304 && r < 4194304 ? r : nearestInt(v)) | 0;
+    l = l < top ? l : top;
+    l = l > bottom ? l : bottom;
     Q3_L[i] = l;
     const w = fr(xi * xi);
-    WS[i] = w;
-    WX[i] = fr(w * xi);
-    sumlx = fr(sumlx + fr(WX[i] * l));
+    const wx = fr(w * xi);
+    Q3_W[i] = w;
+    Q3_WX[i] = wx;
+    sumlx = fr(sumlx + fr(wx * l));
     suml2 = fr(suml2 + fr(fr(w * l) * l));
   }
   for (let itry = 0; itry < 5; itry++) {
     let changed = 0;
-    for (let i = 0; i < n; i++) {
-      const w = WS[i];
-      const wx = WX[i];
+    for (let i = 0; i < nn; i++) {
+      const w = Q3_W[i];
+      const wx = Q3_WX[i];
       const li = Q3_L[i];
       let slx = fr(sumlx - fr(wx * li));
       if (slx > 0) {
         let sl2 = fr(suml2 - fr(fr(w * li) * li));
-        let nl = nearestInt(fr(fr(x[xo + i] * sl2) / slx)) | 0;
-        nl = nl < nmax - 1 ? nl : nmax - 1;
-        nl = nl > -nmax ? nl : -nmax;
+        const v = fr(fr(Q3_X[i] * sl2) / slx);
+        const r = fr(v + 12582912) - 12582912;
+        let nl = (r >= -4194304 && r < 4194304 ? r : nearestInt(v)) | 0;
+        nl = nl < top ? nl : top;
+        nl = nl > bottom ? nl : bottom;
         if (nl !== li) {
           slx = fr(slx + fr(wx * nl));
           sl2 = fr(sl2 + fr(fr(w * nl) * nl));
@@ -195,6 +243,6 @@ export function makeQ3Quants(n: number, nmax: number, x: Float32Array, xo: numbe
     }
     if (changed === 0) break;
   }
-  for (let i = 0; i < n; i++) L[lo + i] = Q3_L[i] + nmax;
+  for (let i = 0; i < nn; i++) L[lo + i] = Q3_L[i] + nmax;
   return suml2 > 0 ? fr(sumlx / suml2) : 0;
 }

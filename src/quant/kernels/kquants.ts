@@ -26,12 +26,14 @@ export const Q4_K_BYTES = 144;
 export const Q5_K_BYTES = 176;
 export const Q6_K_BYTES = 210;
 
-// Module-level scratch: the current block's values, levels, weights and sub-block scales.
+// Module-level scratch: the current block's values, levels, weights and sub-block scales
+// (sizes above 64 bytes: smaller typed arrays live on V8's moving heap, which costs a reload of
+// the data pointer at every access).
 const X = new Float32Array(QK_K);
 const L = new Uint8Array(QK_K);
 const W = new Float32Array(32);
-const SCALES = new Float32Array(16);
-const MINS = new Float32Array(16);
+const SCALES = new Float32Array(32);
+const MINS = new Float32Array(32);
 
 function loadBlock(src: Float32Array, at: number): void {
   for (let i = 0; i < QK_K; i++) X[i] = src[at + i];
