@@ -13,7 +13,11 @@ interface GoldenCase {
   error?: string;
 }
 
-/** Go 1.19's text/template verdict on each case (test/data/go-template/gen.go made the file). */
+/**
+ * Go 1.19's text/template verdict (with Ollama's function names) on 1347 templates: hand-written
+ * edge cases, seeded random action soup, spliced valid fragments, and every library template with
+ * one character deleted (test/data/go-template/gen.go made the file).
+ */
 const golden: GoldenCase[] = JSON.parse(
   readFileSync(new URL("./data/go-template/golden.json", import.meta.url), "utf8"),
 );
@@ -24,9 +28,8 @@ function fixtureChatTemplate(name: string): { chat_template: string; bos_token?:
 
 describe("Go text/template checker", () => {
   it("agrees with Go's parser on every golden case", () => {
-    expect(golden.length).toBeGreaterThan(100);
-    expect(golden.filter((c) => c.ok).length).toBeGreaterThan(50);
-    expect(golden.filter((c) => !c.ok).length).toBeGreaterThan(50);
+    expect(golden.length).toBe(1347);
+    expect(golden.filter((c) => c.ok).length).toBe(494);
     const disagreements = golden
       .map((c) => ({ template: c.template, go: c.ok ? "ok" : c.error, ours: goTemplateError(c.template) ?? "ok" }))
       .filter((d) => (d.go === "ok") !== (d.ours === "ok"));

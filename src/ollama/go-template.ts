@@ -431,7 +431,10 @@ function validQuoted(body: string, quote: string): boolean {
 
 // --- parser ---
 
-type NodeKind = "text" | "action" | "end" | "else" | "control" | "comment" | "template" | "break" | "continue";
+type NodeKind = "text" | "blank" | "action" | "end" | "else" | "control" | "comment" | "template" | "break" | "continue";
+
+/** parse.IsEmptyTree: a template of only white space and comments is empty and may be redefined. */
+const EMPTY_KINDS: readonly NodeKind[] = ["blank", "comment"];
 
 class Parser {
   private readonly items: Generator<Item>;
@@ -507,7 +510,11 @@ class Parser {
     return t;
   }
 
+  /** The templates defined so far (define/block, and the main one, named ""), by whether they are empty. */
+  private readonly trees = new Map<string, boolean>();
+
   parse(): void {
+    let rootEmpty = true;
     while (this.peek().typ !== "eof") {
       if (this.peek().typ === "leftDelim") {
         const delim = this.next();
@@ -519,25 +526,42 @@ class Parser {
       }
       const n = this.textOrAction();
       if (n === "end" || n === "else") this.fail(`unexpected {{${n}}}`);
+      if (!EMPTY_KINDS.includes(n)) rootEmpty = false;
     }
+    // Ollama parses with template.New(""): the main template is named ""
+    this.addTree("", rootEmpty);
+  }
+
+  /** parse.Tree.add: a second non-empty definition of a name is an error. */
+  private addTree(name: string, empty: boolean) {
+    const existing = this.trees.get(name);
+    if (existing === undefined || existing) this.trees.set(name, empty);
+    else if (!empty) this.fail(`template: multiple definition of template ${JSON.stringify(name)}`);
+  }
+
+  /** A template name token's text (simple escapes only; names are plain in practice). */
+  private templateName(t: Item): string {
+    const body = t.val.slice(1, -1);
+    return t.typ === "rawString" || !body.includes("\\") ? body : t.val;
   }
 
   private parseDefinition(context: string): void {
     const name = this.expectOneOf(["string", "rawString"], context);
     this.checkString(name);
     this.expect("rightDelim", context);
-    const end = this.parseBody();
+    const { end, empty } = this.parseBody();
     if (end !== "end") this.fail(`unexpected {{${end}}} in ${context}`);
+    this.addTree(this.templateName(name), empty);
   }
 
   /** A define/block body is a template of its own: fresh variables, not inside any range. */
-  private parseBody(): "end" | "else" {
+  private parseBody(): { end: "end" | "else"; empty: boolean } {
     const [vars, rangeDepth] = [this.vars, this.rangeDepth];
     this.vars = ["$"];
     this.rangeDepth = 0;
-    const end = this.itemList();
+    const body = this.itemList();
     [this.vars, this.rangeDepth] = [vars, rangeDepth];
-    return end;
+    return body;
   }
 
   private expectOneOf(types: ItemType[], context: string): Item {
@@ -546,11 +570,13 @@ class Parser {
     return t;
   }
 
-  /** Parses items up to {{end}} or {{else}}; returns which one ended the list. */
-  private itemList(): "end" | "else" {
+  /** Parses items up to {{end}} or {{else}}; returns which one ended the list and whether the list is empty. */
+  private itemList(): { end: "end" | "else"; empty: boolean } {
+    let empty = true;
     while (this.peekNonSpace().typ !== "eof") {
       const n = this.textOrAction();
-      if (n === "end" || n === "else") return n;
+      if (n === "end" || n === "else") return { end: n, empty };
+      if (!EMPTY_KINDS.includes(n)) empty = false;
     }
     this.fail("unexpected EOF");
   }
@@ -559,7 +585,7 @@ class Parser {
     const t = this.nextNonSpace();
     switch (t.typ) {
       case "text":
-        return "text";
+        return /^[\s\u0085]*$/u.test(t.val) ? "blank" : "text";
       case "leftDelim":
         return this.action();
       case "comment":
@@ -612,7 +638,7 @@ class Parser {
     const saved = this.vars.length;
     this.pipeline(context, "rightDelim");
     if (context === "range") this.rangeDepth++;
-    let next = this.itemList();
+    let next = this.itemList().end;
     if (context === "range") this.rangeDepth--;
     if (next === "else") {
       const p = this.peek();
@@ -623,7 +649,7 @@ class Parser {
         this.next();
         this.parseControl("with");
       } else {
-        next = this.itemList();
+        next = this.itemList().end;
         if (next !== "end") this.fail("expected end; found {{else}}");
       }
     }
@@ -646,8 +672,9 @@ class Parser {
     const name = this.expectOneOf(["string", "rawString"], context);
     this.checkString(name);
     this.pipeline(context, "rightDelim");
-    const end = this.parseBody();
+    const { end, empty } = this.parseBody();
     if (end !== "end") this.fail(`unexpected {{${end}}} in ${context}`);
+    this.addTree(this.templateName(name), empty);
     return "template";
   }
 
