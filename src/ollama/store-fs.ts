@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { chmodSync, chownSync, rmSync, statSync, unlinkSync } from "node:fs";
-import { chown, mkdir, rename, stat } from "node:fs/promises";
+import { chown, mkdir, rename } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
 import { ToolError } from "../formats/errors.ts";
 
@@ -193,16 +193,6 @@ export async function commitStoreFile(modelsDir: string, tempPath: string, targe
   } catch (err) {
     discardTempPath(tempPath);
     throw storeFsError(err, target, "write into the store");
-  }
-}
-
-/** True when `path` exists (any kind). */
-export async function pathExists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -5,45 +5,11 @@
  */
 import { readdir, rm, rmdir, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { ToolError } from "../formats/errors.ts";
 import { blobPath, hashFile, isDigest, parseDigest } from "./blobs.ts";
-import {
-  type Layer,
-  type ManifestFile,
-  manifestBlobs,
-  nameForWriting,
-  readManifest,
-  readManifestFile,
-  scanManifests,
-  writeManifest,
-} from "./manifest.ts";
+import { type Layer, type ManifestFile, manifestBlobs, nameForWriting, readManifest, writeManifest } from "./manifest.ts";
 import { displayName, type ModelName } from "./names.ts";
 import { isProcessAlive, STORE_TEMP_DIR_NAME, storeFsError } from "./store-fs.ts";
-
-/** All readable manifests, plus the paths of those that could not be read (as `list` skips them). */
-export async function readAllManifests(modelsDir: string): Promise<{ manifests: ManifestFile[]; unreadable: Array<{ path: string; reason: string }> }> {
-  const manifests: ManifestFile[] = [];
-  const unreadable: Array<{ path: string; reason: string }> = [];
-  for (const e of await scanManifests(modelsDir)) {
-    if (!e.name) {
-      unreadable.push({ path: e.path, reason: `"${e.relativePath}" is not a valid model name` });
-      continue;
-    }
-    try {
-      manifests.push(await readManifestFile(e.path, e.name));
-    } catch (err) {
-      unreadable.push({ path: e.path, reason: err instanceof ToolError ? err.detail : String(err) });
-    }
-  }
-  return { manifests, unreadable };
-}
-
-/** Every digest that a readable manifest references (config and layers). */
-export function referencedDigests(manifests: ManifestFile[]): Set<string> {
-  const out = new Set<string>();
-  for (const m of manifests) for (const l of manifestBlobs(m.manifest)) out.add(l.digest);
-  return out;
-}
+import { readAllManifests, referencedDigests } from "./store-read.ts";
 
 /** `ollama cp`: writes the source manifest's exact bytes under the destination name (no blob is copied). */
 export async function copyModel(modelsDir: string, source: ModelName, destination: ModelName): Promise<{ from: ModelName; to: ModelName }> {

@@ -4,8 +4,9 @@
  * Ollama would drop (unreadable manifest, missing or invalid config blob) are returned apart.
  */
 import { readFile, stat } from "node:fs/promises";
+import { ToolError } from "../formats/errors.ts";
 import { blobPath } from "./blobs.ts";
-import { MAX_MANIFEST_BYTES, manifestTotalSize, modelLayer, readManifestFile, scanManifests } from "./manifest.ts";
+import { MAX_MANIFEST_BYTES, type ManifestFile, manifestBlobs, manifestTotalSize, modelLayer, readManifestFile, scanManifests } from "./manifest.ts";
 import { displayName, type ModelName } from "./names.ts";
 
 /** The `details` object of `/api/tags`, from the config blob. */
@@ -66,44 +67,59 @@ async function readConfig(path: string): Promise<ConfigV2 | undefined> {
   }
 }
 
+/** All readable manifests, plus the paths of those that could not be read (as `list` skips them). */
+export async function readAllManifests(modelsDir: string): Promise<{ manifests: ManifestFile[]; unreadable: SkippedManifest[] }> {
+  const manifests: ManifestFile[] = [];
+  const unreadable: SkippedManifest[] = [];
+  for (const e of await scanManifests(modelsDir)) {
+    if (!e.name) {
+      unreadable.push({ path: e.path, reason: `"${e.relativePath}" is not a valid model name` });
+      continue;
+    }
+    try {
+      manifests.push(await readManifestFile(e.path, e.name));
+    } catch (err) {
+      unreadable.push({ path: e.path, reason: err instanceof ToolError ? err.detail : String(err) });
+    }
+  }
+  return { manifests, unreadable };
+}
+
+/** Every digest that a readable manifest references (config and layers). */
+export function referencedDigests(manifests: ManifestFile[]): Set<string> {
+  const out = new Set<string>();
+  for (const m of manifests) for (const l of manifestBlobs(m.manifest)) out.add(l.digest);
+  return out;
+}
+
 /**
  * Every model in the store as `ollama list` shows it, newest first (ties in path order). A manifest
  * whose path is not a valid name, that does not parse, or whose config blob is missing or not JSON
  * is left out of `models` and reported in `skipped`, as Ollama leaves it out with a log warning.
  */
 export async function listModels(modelsDir: string): Promise<{ models: ListedModel[]; skipped: SkippedManifest[] }> {
+  const { manifests, unreadable } = await readAllManifests(modelsDir);
   const models: ListedModel[] = [];
-  const skipped: SkippedManifest[] = [];
-  for (const entry of await scanManifests(modelsDir)) {
-    if (!entry.name) {
-      skipped.push({ path: entry.path, reason: `"${entry.relativePath}" is not a valid model name` });
-      continue;
-    }
-    let file;
-    try {
-      file = await readManifestFile(entry.path, entry.name);
-    } catch (err) {
-      skipped.push({ path: entry.path, reason: err instanceof Error ? (err as { detail?: string }).detail ?? err.message : String(err) });
-      continue;
-    }
+  const skipped = [...unreadable];
+  for (const file of manifests) {
     let config: ConfigV2 = {};
     if (file.manifest.config) {
       const c = await readConfig(blobPath(modelsDir, file.manifest.config.digest));
       if (!c) {
-        skipped.push({ path: entry.path, reason: `config blob ${file.manifest.config.digest} is missing or not valid JSON` });
+        skipped.push({ path: file.path, reason: `config blob ${file.manifest.config.digest} is missing or not valid JSON` });
         continue;
       }
       config = c;
     }
     models.push({
-      name: entry.name,
-      displayName: displayName(entry.name),
+      name: file.name,
+      displayName: displayName(file.name),
       id: file.digest.slice(0, 12),
       digest: file.digest,
       size: manifestTotalSize(file.manifest),
       remote: str(config.remote_host) !== "",
       modifiedAt: file.modifiedAt,
-      manifestPath: entry.path,
+      manifestPath: file.path,
       details: {
         parent_model: modelLayer(file.manifest)?.from ?? "",
         format: str(config.model_format),
@@ -114,7 +130,7 @@ export async function listModels(modelsDir: string): Promise<{ models: ListedMod
       },
     });
   }
-  // newest first; Array.prototype.sort is stable, so equal times keep path order
+  // newest first, compared in whole seconds as Ollama does; the sort is stable, so ties keep path order
   models.sort((a, b) => Math.trunc(b.modifiedAt.getTime() / 1000) - Math.trunc(a.modifiedAt.getTime() / 1000));
   return { models, skipped };
 }

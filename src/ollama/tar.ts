@@ -210,13 +210,12 @@ export async function* readTar(source: AsyncIterable<Uint8Array>, subject: strin
     pax = new Map();
     longName = undefined;
     const type = entryType(typeflag);
-    const dataSize = size;
-    const dataPadded = Math.ceil(dataSize / BLOCK) * BLOCK;
+    const dataPadded = Math.ceil(size / BLOCK) * BLOCK;
 
     let consumed = 0;
     const body = (async function* () {
       try {
-        for await (const chunk of r.chunks(dataSize)) {
+        for await (const chunk of r.chunks(size)) {
           consumed += chunk.length;
           yield chunk;
         }
@@ -224,11 +223,11 @@ export async function* readTar(source: AsyncIterable<Uint8Array>, subject: strin
         fail((err as Error).message);
       }
     })();
-    yield { path, type, typeflag, size: dataSize, body };
+    yield { path, type, typeflag, size, body };
     // skip what the caller left, then the padding
     try {
-      for await (const chunk of r.chunks(dataSize - consumed)) void chunk;
-      for await (const chunk of r.chunks(dataPadded - dataSize)) void chunk;
+      for await (const chunk of r.chunks(size - consumed)) void chunk;
+      for await (const chunk of r.chunks(dataPadded - size)) void chunk;
     } catch (err) {
       fail((err as Error).message);
     }
