@@ -149,12 +149,13 @@ describe("show --modelfile -> create -f round trip (CLI)", () => {
     return { first: manifest(name).toString("hex"), second: manifest(`${name}-copy`).toString("hex") };
   }
 
-  it("gives the same manifest for the tiny-full model", () => {
+  // each test spawns the CLI a few times: slow on a busy CI machine
+  it("gives the same manifest for the tiny-full model", { timeout: 180_000 }, () => {
     const { first, second } = roundTrip("tiny-full");
     expect(second).toBe(first);
   });
 
-  it("gives the same manifest for a model with a projector, a detected template and a large integer", async () => {
+  it("gives the same manifest for a model with a projector, a detected template and a large integer", { timeout: 180_000 }, async () => {
     const dir = join(work, "rt");
     mkdirSync(dir);
     const jinja = JSON.parse(readFileSync(new URL("../../shared/fixtures/hf/llama3-tiny/tokenizer_config.json", import.meta.url), "utf8")).chat_template;
@@ -170,7 +171,7 @@ describe("show --modelfile -> create -f round trip (CLI)", () => {
     expect(second).toBe(first);
   });
 
-  it("prints the template, parameters and system on their own", () => {
+  it("prints the template, parameters and system on their own", { timeout: 180_000 }, () => {
     const t = runCli(["show", "tiny-full", "--template", "--models-dir", modelsDir]);
     expect(t.stdout).toBe("{{ if .System }}<|system|>{{ .System }}<|end|>{{ end }}{{ if .Prompt }}<|user|>{{ .Prompt }}<|end|>{{ end }}<|assistant|>{{ .Response }}\n");
     const bad = runCli(["show", "tiny-full", "--template", "--system", "--models-dir", modelsDir]);
