@@ -84,6 +84,15 @@ describe("models Ollama leaves out of the list", () => {
       const lib = join(d, "manifests", "registry.ollama.ai", "library");
       mkdirSync(join(lib, "broken"));
       writeFileSync(join(lib, "broken", "latest"), "{not json");
+      // a template that is not a Go template: Ollama drops the model from the list
+      const badTemplate = "{{ if .System }}unclosed";
+      writeFileSync(join(d, "blobs", `sha256-${sha256Hex(badTemplate)}`), badTemplate);
+      const withTemplate = (OBSERVED_MODELS[0].bytes as string).replace(
+        ']}',
+        `,{"mediaType":"application/vnd.ollama.image.template","digest":"sha256:${sha256Hex(badTemplate)}","size":${badTemplate.length}}]}`,
+      );
+      mkdirSync(join(lib, "badtemplate"));
+      writeFileSync(join(lib, "badtemplate", "latest"), withTemplate);
       mkdirSync(join(lib, "bad.name.ok"));
       writeFileSync(join(lib, "bad.name.ok", ".hidden"), OBSERVED_MODELS[0].bytes);
       const { models, skipped } = await listModels(d);
@@ -92,6 +101,7 @@ describe("models Ollama leaves out of the list", () => {
         '"registry.ollama.ai/library/bad.name.ok/.hidden" is not a valid model name',
         "config blob sha256:29a004b3b1a3e5dd8bf2b40809f1009c398e94cfede40b6123d296b163722cee is missing or not valid JSON",
         "manifest is not valid JSON",
+        expect.stringMatching(/^template does not parse as a Go template: /),
       ]);
     } finally {
       rmSync(d, { recursive: true, force: true });

@@ -6,7 +6,18 @@
 import { readFile, stat } from "node:fs/promises";
 import { ToolError } from "../formats/errors.ts";
 import { blobPath } from "./blobs.ts";
-import { MAX_MANIFEST_BYTES, type ManifestFile, manifestBlobs, manifestTotalSize, modelLayer, readManifestFile, scanManifests } from "./manifest.ts";
+import { goTemplateError } from "./go-template.ts";
+import { readBlobText } from "./installed.ts";
+import {
+  MAX_MANIFEST_BYTES,
+  type ManifestFile,
+  manifestBlobs,
+  manifestTotalSize,
+  MEDIA_TYPES,
+  modelLayer,
+  readManifestFile,
+  scanManifests,
+} from "./manifest.ts";
 import { displayName, type ModelName } from "./names.ts";
 
 /** The `details` object of `/api/tags`, from the config blob. */
@@ -93,9 +104,27 @@ export function referencedDigests(manifests: ManifestFile[]): Set<string> {
 }
 
 /**
+ * Why Ollama's `GetModel` would fail on the model's template layer (the last template/prompt
+ * layer): its blob is missing or it does not parse as a Go template. Undefined when fine.
+ */
+async function checkTemplate(modelsDir: string, file: ManifestFile): Promise<string | undefined> {
+  const layer = file.manifest.layers.filter((l) => l.mediaType === MEDIA_TYPES.template || l.mediaType === MEDIA_TYPES.prompt).at(-1);
+  if (!layer) return undefined;
+  let text: string;
+  try {
+    text = await readBlobText(modelsDir, layer, displayName(file.name));
+  } catch (err) {
+    return err instanceof ToolError ? err.detail : String(err);
+  }
+  const problem = goTemplateError(text);
+  return problem === undefined ? undefined : `template does not parse as a Go template: ${problem}`;
+}
+
+/**
  * Every model in the store as `ollama list` shows it, newest first (ties in path order). A manifest
- * whose path is not a valid name, that does not parse, or whose config blob is missing or not JSON
- * is left out of `models` and reported in `skipped`, as Ollama leaves it out with a log warning.
+ * whose path is not a valid name, that does not parse, whose config blob is missing or not JSON, or
+ * whose template is missing or does not parse is left out of `models` and reported in `skipped`, as
+ * Ollama leaves it out with only a log warning.
  */
 export async function listModels(modelsDir: string): Promise<{ models: ListedModel[]; skipped: SkippedManifest[] }> {
   const { manifests, unreadable } = await readAllManifests(modelsDir);
@@ -110,6 +139,11 @@ export async function listModels(modelsDir: string): Promise<{ models: ListedMod
         continue;
       }
       config = c;
+    }
+    const templateProblem = await checkTemplate(modelsDir, file);
+    if (templateProblem) {
+      skipped.push({ path: file.path, reason: templateProblem });
+      continue;
     }
     models.push({
       name: file.name,
