@@ -7,7 +7,7 @@
 import { createReadStream } from "node:fs";
 import { readdir, rmdir, stat } from "node:fs/promises";
 import { homedir } from "node:os";
-import { basename, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { basename, isAbsolute, join, relative, resolve } from "node:path";
 import { createHash } from "node:crypto";
 import { ToolError } from "../formats/errors.ts";
 import { GgufValueType } from "../formats/gguf/types.ts";
@@ -69,12 +69,8 @@ interface GgufSource {
   role: GgufRole;
 }
 
-/** A blob an installed model already has (FROM <model>): reused by digest. */
-interface InheritedLayer {
-  layer: Layer;
-}
-
-type GgufLayerSource = { kind: "file"; source: GgufSource } | { kind: "inherited"; inherited: InheritedLayer; role: GgufRole };
+/** A GGUF to store, or a layer an installed model already has (FROM <model>), reused by digest. */
+type GgufLayerSource = { kind: "file"; source: GgufSource } | { kind: "inherited"; layer: Layer };
 
 const ROLE_MEDIA_TYPE: Record<GgufRole, string> = {
   model: MEDIA_TYPES.model,
@@ -138,7 +134,7 @@ async function readSource(path: string, role?: GgufRole): Promise<GgufSource> {
 /** True when `path` is inside `dir`. */
 function isInside(path: string, dir: string): boolean {
   const rel = relative(resolve(dir), resolve(path));
-  return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel) && !rel.includes(`..${sep}`);
+  return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel);
 }
 
 /** BOS/EOS token texts, which help the template fallback render the Jinja. */
@@ -233,7 +229,7 @@ async function planInstall(opts: InstallOptions): Promise<InstallPlan> {
   const ggufLayers: InstallPlan["ggufLayers"] = [];
   const inheritedFrom = base ? displayName(base.file.name) : "";
   const inherit = (layer: Layer, role: GgufRole) =>
-    ggufLayers.push({ role, from: { kind: "inherited", role, inherited: { layer: { ...layer, from: inheritedFrom } } } });
+    ggufLayers.push({ role, from: { kind: "inherited", layer: { ...layer, from: inheritedFrom } } });
   if (modelSource) ggufLayers.push({ role: "model", from: { kind: "file", source: modelSource } });
   else inherit(base!.model!, "model");
   for (const l of base?.projectors ?? []) inherit(l, "projector");
@@ -402,7 +398,7 @@ export async function installModel(opts: InstallOptions): Promise<InstallResult>
     const layers: Layer[] = [];
     for (const { role, from } of plan.ggufLayers) {
       if (from.kind === "inherited") {
-        layers.push(from.inherited.layer);
+        layers.push(from.layer);
         continue;
       }
       const r = track(await storeGguf(opts, from.source, status), role);
