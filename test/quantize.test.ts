@@ -68,6 +68,27 @@ describe("requantizeGguf", () => {
     expect(header.tensors.slice(0, 4).map((t) => t.name)).toEqual(["output.weight", "output_norm.weight", "token_embd.weight", "blk.0.attn_k.weight"]);
   });
 
+  it("reads a split input (gguf-split shards) as one model and writes one file without the split keys", async () => {
+    const src = await readGgufHeader(INPUT, { eagerArrays: true });
+    const bytes = readFileSync(INPUT);
+    const count = 3;
+    const per = Math.ceil(src.tensors.length / count);
+    const shardPath = (i: number) => join(dir, `split-0000${i + 1}-of-0000${count}.gguf`);
+    for (let i = 0; i < count; i++) {
+      const tensors = src.tensors.slice(i * per, (i + 1) * per);
+      const metadata: GgufMetadata = i === 0 ? new Map(src.metadata) : new Map();
+      metadata.set("split.no", { type: GgufValueType.UINT16, value: i });
+      metadata.set("split.count", { type: GgufValueType.UINT16, value: count });
+      metadata.set("split.tensors.count", { type: GgufValueType.INT32, value: src.tensors.length });
+      const w = await createGgufWriter(shardPath(i), { metadata, tensors });
+      for (const t of tensors) await w.writeTensorData(bytes.subarray(src.dataOffset + t.offset, src.dataOffset + t.offset + t.size));
+      await w.finish();
+    }
+    const out = join(dir, "from-split.Q8_0.gguf");
+    const r = await requantizeGguf(shardPath(1), out, { mixture: "Q8_0", threads: 1 });
+    expect(r.sha256).toBe(manifest.files["tiny2.Q8_0.gguf"].sha256);
+  });
+
   it("an input already of the target types is copied unchanged (tiny2.Q8_0 -> Q8_0 gives the same file)", async () => {
     const out = join(dir, "same.gguf");
     const warnings: string[] = [];

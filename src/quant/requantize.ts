@@ -7,9 +7,9 @@
  */
 import { endianness } from "node:os";
 import { ToolError } from "../formats/errors.ts";
-import { openRegularFile, readExactly } from "../formats/file.ts";
-import { readGgufHeader } from "../formats/gguf/reader.ts";
-import { GGML_TYPE_TRAITS, GgmlType, GgufValueType, ggmlTypeName, type GgufMetadata, type GgufTensorInfo } from "../formats/gguf/types.ts";
+import { openRegularFile, readExactly, type OpenedFile } from "../formats/file.ts";
+import { readGgufModel, type GgufModel, type GgufModelTensor } from "../formats/gguf/split.ts";
+import { GGML_TYPE_TRAITS, GgmlType, GgufValueType, ggmlTypeName, type GgufMetadata } from "../formats/gguf/types.ts";
 import { createGgufWriter, type GgufWriterResult, type GgufWriterTensor } from "../formats/gguf/writer.ts";
 import { dequantizeRows, isQuantizable } from "./kernels/index.ts";
 import { ggmlDims } from "./mixture-rules.ts";
@@ -63,7 +63,7 @@ export interface RequantizeResult extends GgufWriterResult {
 
 /** One output tensor: where its data comes from and what becomes of it. */
 interface TensorPlan {
-  source: GgufTensorInfo;
+  source: GgufModelTensor;
   /** shape as llama-quantize writes it: trailing 1s dropped (ggml_n_dims) */
   shape: number[];
   type: GgmlType;
@@ -85,7 +85,7 @@ export function requantizedMetadata(input: GgufMetadata, mixture: MixtureName): 
 }
 
 /** Every tensor of the output, in llama.cpp's order, with its chosen type. */
-function planTensors(header: { path: string; metadata: GgufMetadata; tensors: GgufTensorInfo[] }, options: RequantizeOptions): TensorPlan[] {
+function planTensors(header: GgufModel, options: RequantizeOptions): TensorPlan[] {
   const shapes = header.tensors.map((t) => t.shape.slice(0, ggmlDims(t.shape)));
   const model = mixtureModelFromMetadata(header.metadata, header.path);
   const types = chooseTensorTypes(
@@ -102,12 +102,14 @@ function isQuantizedType(type: GgmlType): boolean {
 }
 
 /**
- * Quantizes the GGUF at `inPath` with a llama-quantize mixture into `outPath` (written under a
- * temporary name and renamed into place when complete). Throws a ToolError for a bad input.
+ * Quantizes the GGUF at `inPath` (a file, or any shard of a split, whose shards are read as one
+ * model, as llama-quantize does) with a llama-quantize mixture into one file at `outPath`
+ * (written under a temporary name and renamed into place when complete). Throws a ToolError for
+ * a bad input.
  */
 export async function requantizeGguf(inPath: string, outPath: string, options: RequantizeOptions): Promise<RequantizeResult> {
-  const header = await readGgufHeader(inPath, { eagerArrays: true });
-  const plans = planTensors(header, options);
+  const model = await readGgufModel(inPath, { eagerArrays: true });
+  const plans = planTensors(model, options);
 
   const converted = plans.filter((p) => p.type !== p.source.type);
   for (const p of converted) {
@@ -126,13 +128,14 @@ export async function requantizeGguf(inPath: string, outPath: string, options: R
 
   const writerTensors: GgufWriterTensor[] = plans.map((p) => ({ name: p.source.name, shape: p.shape, type: p.type }));
   const bytesTotal = plans.reduce((sum, p) => sum + p.source.size, 0);
-  const input = await openRegularFile(inPath);
+  const inputs: OpenedFile[] = [];
   const pool = createQuantPool({ threads: options.threads });
   let writer: Awaited<ReturnType<typeof createGgufWriter>> | undefined;
   try {
+    for (const shard of model.shards) inputs.push(await openRegularFile(shard.path));
     writer = await createGgufWriter(
       outPath,
-      { metadata: requantizedMetadata(header.metadata, options.mixture), tensors: writerTensors, alignment: header.alignment },
+      { metadata: requantizedMetadata(model.metadata, options.mixture), tensors: writerTensors, alignment: model.shards[0].alignment },
       { tempDir: options.tempDir },
     );
     const w = writer;
@@ -150,13 +153,15 @@ export async function requantizeGguf(inPath: string, outPath: string, options: R
         options.onProgress?.({ item: k + 1, itemCount: plans.length, label: source.name, bytesDone, bytesTotal });
       };
       report(0);
-      const start = header.dataOffset + source.offset;
+      const shard = model.shards[source.shard];
+      const { handle } = inputs[source.shard];
+      const start = shard.dataOffset + source.offset;
       if (type === source.type) {
         // kept as it is (norms, biases, or already of the chosen type): copied byte for byte
         const buf = scratchOf(Math.min(COPY_CHUNK_BYTES, source.size));
         for (let done = 0; done < source.size; ) {
           const n = Math.min(buf.length, source.size - done);
-          await readExactly(inPath, input.handle, buf, 0, n, start + done);
+          await readExactly(shard.path, handle, buf, 0, n, start + done);
           await w.writeTensorData(buf.subarray(0, n));
           done += n;
           report(n);
@@ -178,10 +183,10 @@ export async function requantizeGguf(inPath: string, outPath: string, options: R
           const position = start + firstRow * inRowBytes;
           if (source.type === GgmlType.F32 && LITTLE_ENDIAN_HOST) {
             // F32 rows are already the float32 values: read them in place, no copy
-            await readExactly(inPath, input.handle, Buffer.from(dst.buffer, dst.byteOffset, byteCount), 0, byteCount, position);
+            await readExactly(shard.path, handle, Buffer.from(dst.buffer, dst.byteOffset, byteCount), 0, byteCount, position);
           } else {
             const raw = scratchOf(byteCount);
-            await readExactly(inPath, input.handle, raw, 0, byteCount, position);
+            await readExactly(shard.path, handle, raw, 0, byteCount, position);
             dequantizeRows(source.type, raw, dst.subarray(0, count * rowLength));
           }
           report(byteCount);
@@ -208,7 +213,7 @@ export async function requantizeGguf(inPath: string, outPath: string, options: R
     throw err;
   } finally {
     await pool.close();
-    await input.handle.close();
+    for (const input of inputs) await input.handle.close();
   }
 }
 
