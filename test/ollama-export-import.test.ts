@@ -113,7 +113,9 @@ describe("export -> import", () => {
     return rows(target).then(async (got) => expect(got).toEqual((await rows(store)).filter(([n]) => n !== "alice/tiny:v1")));
   });
 
-  it("imports a gzipped tar", async () => {
+  it("imports a gzipped tar (export itself refuses compressed names)", async () => {
+    await expect(exportModels(store, [parseModelName("other")], join(work, "m.tar.gz"))).rejects.toThrow(/-o - \| gzip > file\.tar\.gz/);
+    expect(existsSync(join(work, "m.tar.gz"))).toBe(false);
     const tar = join(work, "m.tar");
     await exportModels(store, [parseModelName("other")], tar);
     writeFileSync(`${tar}.gz`, gzipSync(readFileSync(tar)));

@@ -93,6 +93,10 @@ export async function exportModels(
   output: string,
   onBlob?: (digest: string, size: number) => void,
 ): Promise<ExportResult> {
+  if (/\.(t?gz|tar\.(gz|bz2|xz|zst))$/i.test(output)) {
+    // quantized weights barely compress; a compressor in a pipe is the user's choice
+    throw new ToolError(output, "compressed output is not written directly; use -o <file.tar>, or -o - | gzip > file.tar.gz (import reads .tar.gz)");
+  }
   const { manifests, blobs, warnings } = await collect(modelsDir, names);
   const result: ExportResult = {
     output,
