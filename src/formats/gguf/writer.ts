@@ -41,7 +41,10 @@ export interface GgufWriterResult {
 }
 
 export interface GgufWriter {
-  /** append the next bytes of the current tensor, in tensor order; the writer pads between tensors */
+  /**
+   * append the next bytes of the current tensor, in tensor order; the writer pads between tensors.
+   * One call at a time (await each); `bytes` may be reused once the promise resolves.
+   */
   writeTensorData(bytes: Uint8Array): Promise<void>;
   /** checks every tensor got exactly its size, flushes, fsyncs, renames the temp file to destPath */
   finish(): Promise<GgufWriterResult>;
