@@ -118,7 +118,8 @@ function prng(seed: number): () => number {
  * Blocks chosen to stress the shortcuts of the fast kernels (skipped duplicate trials, float64
  * error sums with exact fallback near ties, speculative trial pairs): Gaussian and uniform data,
  * small integers and halves (exact ties everywhere), constant and sparse sub-blocks, all
- * positive / all negative sub-blocks, per-sub-block magnitudes from 1e-8 to 1e8, outliers.
+ * positive / all negative sub-blocks, outliers, and per-sub-block magnitudes from 1e-22 to 1e22
+ * (float32 underflow and overflow inside the scale searches).
  */
 function stressInput(blocks: number, seed: number): Float32Array {
   const r = prng(seed);
@@ -127,7 +128,7 @@ function stressInput(blocks: number, seed: number): Float32Array {
   for (let b = 0; b < blocks; b++) {
     for (let sub = 0; sub < 16; sub++) {
       const kind = Math.floor(r() * 10);
-      const scale = 10 ** (Math.floor(r() * 17) - 8);
+      const scale = 10 ** (Math.floor(r() * 45) - 22);
       const offset = r() < 0.2 ? (r() - 0.5) * 4 * scale : 0;
       for (let i = 0; i < 16; i++) {
         let v: number;
@@ -167,6 +168,22 @@ describe.each(TYPES)("$name fast kernel against the plain reference port", (t) =
     const r = prng(12345 + t.bytes);
     const x = new Float32Array(256 * blocks);
     for (let i = 0; i < x.length; i++) x[i] = 0.02 * Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
+    const fast = new Uint8Array(blocks * t.bytes);
+    const ref = new Uint8Array(blocks * t.bytes);
+    t.quantize(x, fast);
+    t.reference(x, ref);
+    expect(firstByteMismatch(fast, ref, t.bytes)).toBe(null);
+  });
+
+  it("gives the same bytes where C's float32 sums overflow or underflow (|x| near 1e-20 or 1e12..1e20)", () => {
+    const exponents = [-20, -19, 12, 14, 16, 17, 18, 19, 20];
+    const r = prng(4242 + t.bytes);
+    const x = new Float32Array(256 * exponents.length * 2);
+    for (let i = 0; i < x.length; i++) {
+      const e = exponents[Math.floor(i / 512)];
+      x[i] = Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r()) * 10 ** e;
+    }
+    const blocks = x.length / 256;
     const fast = new Uint8Array(blocks * t.bytes);
     const ref = new Uint8Array(blocks * t.bytes);
     t.quantize(x, fast);

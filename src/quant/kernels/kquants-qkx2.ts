@@ -74,6 +74,8 @@ const TINY = 1e-44; // covers float32 underflow (2^-150 per rounding) with room
 const SUM_REL = 2.2e-6;
 /** underflow in a float32 running sum of <= 32 rounded products (2^-150 each), with room */
 const SUM_TINY = 1e-42;
+/** magnitudes from which a float32 value could overflow in C (FLT_MAX is 3.4e38), with room */
+const BIG = 1e37;
 /** relative error of float64 midpoint arithmetic, with room */
 const REL64 = 1e-14;
 
@@ -198,11 +200,15 @@ function candidateInterval(): number {
   const sumX = S[SUM_X];
   const aw = Math.abs(sumW);
   const ax = Math.abs(sumX);
+  // Every float32 value below must stay far from overflow (an inf or NaN in C is decided exactly);
+  // sums of |terms| below BIG also keep C's partial sums finite.
+  if (!(L + rL < BIG && L2 + rL2 < BIG && S[SAXL] + rXL < BIG && aw < BIG && ax < BIG)) return -1;
   // D = sum_w * sum_l2 - sum_l * sum_l
   const p1 = sumW * L2;
   const rp1 = widen(p1, aw * rL2);
   const p2 = L * L;
   const rp2 = widen(p2, 2 * L * rL + rL * rL);
+  if (!(Math.abs(p1) + rp1 < BIG && p2 + rp2 < BIG)) return -1;
   const D = p1 - p2;
   const rD = widen(D, rp1 + rp2);
   if (!(D - rD > 0)) return D + rD <= 0 ? 0 : -1; // NaN: -1
@@ -220,6 +226,7 @@ function candidateInterval(): number {
   const rt1 = widen(t1, ax * rL2);
   const t2 = L * XL;
   const rt2 = widen(t2, L * rXL + Math.abs(XL) * rL + rL * rXL);
+  if (!(Math.abs(q1) + rq1 < BIG && Math.abs(q2) + rq2 < BIG && Math.abs(t1) + rt1 < BIG && Math.abs(t2) + rt2 < BIG)) return -1;
   const nm = t1 - t2;
   const rnm = widen(nm, rt1 + rt2);
   let m = nm / D;
@@ -234,7 +241,7 @@ function candidateInterval(): number {
   } else if (!(m + rm <= 0)) {
     return -1; // the clamp is undecided (or NaN)
   }
-  if (!(rs < Infinity && rm < Infinity)) return -1;
+  if (!(Math.abs(s) + rs < BIG && Math.abs(m) + rm < BIG)) return -1;
   S[C_SCALE] = s;
   S[C_SCALE_R] = rs * 1.000001;
   S[C_MIN] = m;

@@ -109,7 +109,8 @@ function qxDecide(t: number, best: number): number {
   const pHi = best * l2 + ab * r2;
   const rhsLo = pLo - U * Math.abs(pLo) - TINY;
   const rhsHi = pHi + U * Math.abs(pHi) + TINY;
-  if (!(sqHi < 1e37 && Math.abs(pLo) < 1e37 && Math.abs(pHi) < 1e37 && l2 + r2 < 1e37)) return -1;
+  // far from float32 overflow (sums of |terms| below 1e37 keep C's partial sums finite too)
+  if (!(sqHi < 1e37 && Math.abs(pLo) < 1e37 && Math.abs(pHi) < 1e37 && l2 + r2 < 1e37 && ALX[t] + rx < 1e37)) return -1;
   if (l2 - r2 > 0 && sqLo > rhsHi) return 1;
   if (l2 + r2 <= 0 || sqHi <= rhsLo) return 0;
   return -1;
