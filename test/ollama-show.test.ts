@@ -1,6 +1,6 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { blobPath } from "../src/ollama/blobs.ts";
 import { installModel } from "../src/ollama/install.ts";
@@ -119,6 +119,12 @@ describe("show, as ollama show prints it (ollama-observed.md §4)", () => {
         "",
       ].join("\n"),
     );
+  });
+
+  it("prints absolute blob paths in the Modelfile even for a relative models dir", async () => {
+    const info = await showModel(relative(process.cwd(), modelsDir), "tiny-full");
+    expect(info.blobs.model!.startsWith("/")).toBe(true);
+    expect(info.modelfile).toContain(`\nFROM ${info.blobs.model}\n`);
   });
 
   it("shows a projector and the vision capability; a missing model is a clear error", async () => {
