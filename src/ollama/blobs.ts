@@ -131,17 +131,22 @@ function mismatch(expected: Digest, actual: Digest): ToolError {
   return new ToolError(expected, `content does not match its digest (its sha256 is ${actual})`);
 }
 
+/** A blob written and verified in the private temp folder, not yet visible in `blobs/`. */
+export interface StagedBlob extends BlobWriteResult {
+  /** renames it into `blobs/` (or drops it if that blob appeared meanwhile); idempotent */
+  commit(): Promise<void>;
+  /** removes the staged file (nothing in `blobs/` changes); idempotent */
+  discard(): void;
+}
+
 /**
- * Stores a stream as a blob: hashes while writing into the private temp folder, checks
- * `expectedDigest` when given, then renames into `blobs/`. With `expectedDigest` and the blob
- * already present, the source is only hashed (to check it) and the existing blob is kept. A
- * mismatch or an error leaves nothing behind.
+ * Hashes a stream while writing it into the private temp folder and checks `expectedDigest` when
+ * given, without touching `blobs/` yet: an import stages every blob first and commits them all at
+ * the end, so a failure or a kill before that leaves `blobs/` exactly as it was. With
+ * `expectedDigest` and the blob already present, the source is only hashed (to check it) and
+ * nothing is staged (`reused`). A mismatch or an error leaves nothing behind.
  */
-export async function writeBlobFromStream(
-  modelsDir: string,
-  source: ByteSource,
-  expectedDigest?: string,
-): Promise<BlobWriteResult> {
+export async function stageBlobFromStream(modelsDir: string, source: ByteSource, expectedDigest?: string): Promise<StagedBlob> {
   const expected = expectedDigest === undefined ? undefined : parseDigest(expectedDigest);
   await ensureStoreDir(modelsDir, "blobs");
   if (expected !== undefined) {
@@ -150,7 +155,7 @@ export async function writeBlobFromStream(
       const got = await hashStream(source);
       if (got.digest !== expected) throw mismatch(expected, got.digest);
       await touchBlob(target);
-      return { ...got, reused: true };
+      return { ...got, reused: true, commit: async () => undefined, discard: () => undefined };
     }
   }
   const temp = await storeTempPath(modelsDir, ".blob");
@@ -181,7 +186,33 @@ export async function writeBlobFromStream(
     discardTempPath(temp);
     throw mismatch(expected, digest);
   }
-  return { digest, size, reused: await moveIntoBlobs(modelsDir, temp, digest) };
+  let state: "staged" | "committed" | "discarded" = "staged";
+  const staged: StagedBlob = {
+    digest,
+    size,
+    reused: false,
+    async commit() {
+      if (state !== "staged") return;
+      state = "committed";
+      staged.reused = await moveIntoBlobs(modelsDir, temp, digest);
+    },
+    discard() {
+      if (state !== "staged") return;
+      state = "discarded";
+      discardTempPath(temp);
+    },
+  };
+  return staged;
+}
+
+/**
+ * Stores a stream as a blob: {@link stageBlobFromStream}, then straight into `blobs/`. An existing
+ * blob is reused, not rewritten.
+ */
+export async function writeBlobFromStream(modelsDir: string, source: ByteSource, expectedDigest?: string): Promise<BlobWriteResult> {
+  const staged = await stageBlobFromStream(modelsDir, source, expectedDigest);
+  await staged.commit();
+  return { digest: staged.digest, size: staged.size, reused: staged.reused };
 }
 
 /** Stores bytes already in memory (config, template, params... layers) as a blob. */

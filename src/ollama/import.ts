@@ -12,7 +12,7 @@ import { Readable } from "node:stream";
 import { join } from "node:path";
 import { createGunzip } from "node:zlib";
 import { ToolError } from "../formats/errors.ts";
-import { blobPath, type ByteSource, isDigest, parseDigest, writeBlobFromStream } from "./blobs.ts";
+import { blobPath, type ByteSource, isDigest, parseDigest, stageBlobFromStream, type StagedBlob } from "./blobs.ts";
 import {
   findExistingName,
   type Manifest,
@@ -161,8 +161,9 @@ interface PendingManifest {
  * Imports every model in `from`: an export folder, a `.tar`/`.tar.gz` of one, or such a tar as a
  * stream (e.g. stdin). Checks, in order:
  * names and conflicts with installed models (as soon as the manifests are known), each blob's
- * sha256 and size as it streams in, that every blob a manifest needs is now in the store; then
- * writes the manifests. On any failure the blobs this import added are removed again.
+ * sha256 and size as it streams in (staged in the private temp folder), that every blob a manifest
+ * needs is staged or already in the store; then moves the staged blobs into `blobs/` and writes the
+ * manifests. A failure (or a kill) before that last step leaves `blobs/` and `manifests/` untouched.
  */
 export async function importModels(modelsDir: string, from: string | TarSource, options: ImportOptions = {}): Promise<ImportResult> {
   let items: AsyncGenerator<SourceItem>;
@@ -179,7 +180,8 @@ export async function importModels(modelsDir: string, from: string | TarSource, 
   const result: ImportResult = { models: [], blobsWritten: 0, blobsReused: 0, bytesWritten: 0, warnings: [] };
   const pending: PendingManifest[] = [];
   const verified = new Set<string>();
-  const added = new Set<string>();
+  /** blobs written and checked in the private temp folder, moved into blobs/ only at the end */
+  const staged = new Map<string, StagedBlob>();
   let conflictsChecked = false;
   let targets: Array<{ dest: ModelName; status: "imported" | "unchanged" | "replaced"; old?: Manifest }> = [];
 
@@ -223,9 +225,9 @@ export async function importModels(modelsDir: string, from: string | TarSource, 
         throw new ToolError(`${source}: ${item.path}`, `blob is ${item.size} bytes but the manifest says ${declared.size}`);
       }
       options.onBlob?.(item.digest, item.size);
-      let written;
+      let blob: StagedBlob;
       try {
-        written = await writeBlobFromStream(modelsDir, item.body, item.digest);
+        blob = await stageBlobFromStream(modelsDir, item.body, item.digest);
       } catch (err) {
         if (err instanceof ToolError && err.subject === item.digest) {
           throw new ToolError(`${source}: ${item.path}`, `corrupt blob, refused: ${err.detail}`);
@@ -233,12 +235,9 @@ export async function importModels(modelsDir: string, from: string | TarSource, 
         throw err;
       }
       verified.add(item.digest);
-      if (written.reused) result.blobsReused++;
-      else {
-        added.add(item.digest);
-        result.blobsWritten++;
-        result.bytesWritten += written.size;
-      }
+      if (blob.reused) result.blobsReused++;
+      else if (staged.has(item.digest)) blob.discard(); // the same blob twice in one export
+      else staged.set(item.digest, blob);
     }
     if (pending.length === 0) throw new ToolError(source, "no models found (expected manifests/<host>/<namespace>/<model>/<tag> and blobs/sha256-<hex>)");
     await checkConflicts();
@@ -258,7 +257,27 @@ export async function importModels(modelsDir: string, from: string | TarSource, 
       }
     }
   } catch (err) {
-    await removeUnreferencedBlobs(modelsDir, added).catch(() => undefined);
+    for (const b of staged.values()) b.discard();
+    throw err;
+  }
+
+  // now the blobs the manifests need go into blobs/ (a few renames), and the others are dropped
+  const needed = new Set(pending.flatMap((p) => manifestBlobs(p.manifest).map((l) => l.digest)));
+  try {
+    for (const [digest, b] of staged) {
+      if (!needed.has(digest)) {
+        b.discard();
+        continue;
+      }
+      await b.commit();
+      if (b.reused) result.blobsReused++;
+      else {
+        result.blobsWritten++;
+        result.bytesWritten += b.size;
+      }
+    }
+  } catch (err) {
+    for (const b of staged.values()) b.discard();
     throw err;
   }
 
@@ -268,8 +287,8 @@ export async function importModels(modelsDir: string, from: string | TarSource, 
     if (t.status !== "unchanged") await writeManifest(modelsDir, t.dest, pending[i].bytes);
     result.models.push({ name: displayName(t.dest), status: t.status });
   }
-  // blobs of replaced models that nothing uses any more, and export blobs no manifest wanted
-  const leftovers = [...added, ...targets.flatMap((t) => (t.old ? manifestBlobs(t.old).map((l) => l.digest) : []))];
+  // blobs of replaced models that nothing uses any more
+  const leftovers = targets.flatMap((t) => (t.old ? manifestBlobs(t.old).map((l) => l.digest) : []));
   if (leftovers.length > 0) await removeUnreferencedBlobs(modelsDir, leftovers);
   return result;
 }
