@@ -4,13 +4,15 @@
  * for bit: one Math.fround per C operation, in C's order (§6). make_qkx2_quants (Q2_K, Q4_K,
  * Q5_K) is in kquants-qkx2.ts.
  *
- * make_qx_quants tries 19 scales over 16 values; its float32 sums are the cost in JS (an add and
- * two conversions per step on the loop-carried path, where C has one addss). So each trial's
- * sums are taken in float64 (exact products), and C's "is it better?" test is decided on them
- * with a rigorous bound on C's float32 values (qxDecide); only the first trial, adopted trials
- * and near-ties get C's exact float32 sums. A trial whose levels equal the previous trial's is
- * skipped (same sums: adopting it again would change nothing, and a rejected one stays
- * rejected, since best only changes on adoption).
+ * make_qx_quants tries 19 scales over 16 values, and its cost in JS is the levels (a float32
+ * product and nearest_int per value and trial) and the float32 sums (an add and two conversions
+ * per step on the loop-carried path, where C has one addss). Its trials are independent, and a
+ * value's level is monotone across them, so levels are evaluated only where they can change
+ * (fillLevels); each trial's sums are taken in float64 (exact products), and C's "is it
+ * better?" test is decided on them with a rigorous bound on C's float32 values (qxDecide); only
+ * the first trial, adopted trials and near-ties get C's exact float32 sums. A trial whose levels
+ * equal the previous trial's is skipped (same sums: adopting it again would change nothing, and
+ * a rejected one stays rejected, since best only changes on adoption).
  */
 import { GROUP_MAX_EPS, nearestInt } from "./common.ts";
 
@@ -20,17 +22,17 @@ export const F32_0_1 = Math.fround(0.1);
 
 /** Sub-block size and trial count of make_qx_quants for Q6_K. */
 const MAX_N = 16;
-const MAX_ROWS = 19;
+const TRIALS = 19;
 
 // Module-level scratch, reused by every call: no allocation per block.
 const XS = new Float64Array(32); // the sub-block's values
 const WS = new Float64Array(32); // fr(x*x)
 const WX = new Float64Array(32); // fr(fr(x*x)*x)
-const LEVELS = new Uint8Array(MAX_ROWS * MAX_N); // row t: the levels of trial t
-const LX = new Float64Array(32); // per trial: float64 sums of wx*l, |wx*l| and w*l*l
-const ALX = new Float64Array(32);
-const L2 = new Float64Array(32);
-const EXACT = new Float64Array(32); // exactSums' results: C's float32 sumlx, suml2
+const ISCALE = new Float64Array(32); // trial k's iscale (k = is + 9)
+const LEVELS = new Uint8Array(TRIALS * MAX_N); // row k: the levels (l + nmax) of trial k
+const POOL = new Int32Array(1024); // element lists of fillLevels' ranges
+const STACK = new Int32Array(256); // fillLevels' pending ranges: p, q, list start, list length
+const SUMS = new Float64Array(32); // rowSums: float64 lx, |lx|, l2; exactSums: C's sumlx, suml2
 
 const U = 2 ** -24; // float32 unit roundoff
 /** relative error of a float32 running sum of <= 16 rounded products (15u/(1-15u) + 2u < 1.1e-6), with room */
@@ -38,67 +40,124 @@ const SUM_REL = 1.5e-6;
 /** float32 underflow: 2^-150 per rounding, with room */
 const TINY = 1e-43;
 
+/** C's level of value i in trial k: clamp(nearest_int(iscale * x), -nmax, nmax-1) + nmax. */
+function qxLevel(i: number, k: number, nmax: number): number {
+  const v = fr(ISCALE[k] * XS[i]);
+  // nearest_int's common case inline (see common.ts), the general one through the helper
+  const s = fr(v + 12582912) - 12582912;
+  let l = (s >= -4194304 && s < 4194304 ? s : nearestInt(v)) | 0;
+  l = l < nmax - 1 ? l : nmax - 1;
+  l = l > -nmax ? l : -nmax;
+  return l + nmax;
+}
+
 /**
- * Levels clamp(nearest_int(iscale * x), -nmax, nmax-1) + nmax of one trial into LEVELS row
- * `row`, and their float64 sums (exact products) into LX, ALX, L2[row]. Returns true when the
- * levels equal row `prev` (never when prev < 0).
+ * Every trial's levels into LEVELS, evaluating C's level only where it can change. Each
+ * value's level is monotone across the trials (iscale moves one way with `is`; the float32
+ * rounding, nearest_int and the clamp are monotone), so a value whose level is the same in
+ * trials p and q has that level in every trial between: the trial range is bisected, and only
+ * the values whose levels differ at a range's ends are evaluated at its middle.
  */
-function qxLevels(n: number, nmax: number, iscale: number, row: number, prev: number): boolean {
-  const nn = n | 0;
-  const hi = (nmax - 1) | 0;
-  const lo = -nmax | 0;
-  const off = nmax | 0;
-  const is = fr(iscale);
-  const r = (row * MAX_N) | 0;
-  const p = prev < 0 ? r : (prev * MAX_N) | 0;
-  let diff = prev < 0 ? 1 : 0;
+function fillLevels(n: number, nmax: number): void {
+  const last = TRIALS - 1;
+  let top = 0;
+  for (let i = 0; i < n; i++) {
+    const a = qxLevel(i, 0, nmax);
+    const b = qxLevel(i, last, nmax);
+    LEVELS[i] = a;
+    LEVELS[last * MAX_N + i] = b;
+    if (a !== b) POOL[top++] = i;
+    else for (let k = 1; k < last; k++) LEVELS[k * MAX_N + i] = a;
+  }
+  let sp = 0;
+  STACK[sp++] = 0;
+  STACK[sp++] = last;
+  STACK[sp++] = 0;
+  STACK[sp++] = top;
+  while (sp > 0) {
+    const count = STACK[--sp];
+    const start = STACK[--sp];
+    const q = STACK[--sp];
+    const p = STACK[--sp];
+    if (q - p < 2 || count === 0) continue;
+    const m = (p + q) >> 1;
+    for (let j = start; j < start + count; j++) {
+      const i = POOL[j];
+      LEVELS[m * MAX_N + i] = qxLevel(i, m, nmax);
+    }
+    // Left half: values whose level changes between p and m; the others are constant there.
+    const left = top;
+    for (let j = start; j < start + count; j++) {
+      const i = POOL[j];
+      const a = LEVELS[p * MAX_N + i];
+      if (a !== LEVELS[m * MAX_N + i]) POOL[top++] = i;
+      else for (let k = p + 1; k < m; k++) LEVELS[k * MAX_N + i] = a;
+    }
+    STACK[sp++] = p;
+    STACK[sp++] = m;
+    STACK[sp++] = left;
+    STACK[sp++] = top - left;
+    const right = top;
+    for (let j = start; j < start + count; j++) {
+      const i = POOL[j];
+      const a = LEVELS[m * MAX_N + i];
+      if (a !== LEVELS[q * MAX_N + i]) POOL[top++] = i;
+      else for (let k = m + 1; k < q; k++) LEVELS[k * MAX_N + i] = a;
+    }
+    STACK[sp++] = m;
+    STACK[sp++] = q;
+    STACK[sp++] = right;
+    STACK[sp++] = top - right;
+  }
+}
+
+/**
+ * Float64 sums of row k (exact products): lx = sum wx*l, |lx| terms, l2 = sum w*l*l into SUMS[0..2].
+ * Returns true when the row equals row `prev`.
+ */
+function rowSums(n: number, nmax: number, k: number, prev: number): boolean {
+  const r = (k * MAX_N) | 0;
+  const p = (prev * MAX_N) | 0;
+  let diff = 0;
   let lx = 0, alx = 0, l2 = 0;
-  for (let i = 0; i < nn; i++) {
-    const v = fr(is * XS[i]);
-    // nearest_int's common case inline (see common.ts), the general one through the helper
-    const s = fr(v + 12582912) - 12582912;
-    let l = (s >= -4194304 && s < 4194304 ? s : nearestInt(v)) | 0;
-    l = l < hi ? l : hi;
-    l = l > lo ? l : lo;
-    const q = l + off;
+  for (let i = 0; i < n; i++) {
+    const q = LEVELS[r + i];
     diff |= q ^ LEVELS[p + i];
-    LEVELS[r + i] = q;
+    const l = (q - nmax) | 0;
     const t = WX[i] * l;
     lx += t;
     alx += Math.abs(t);
     l2 += WS[i] * l * l;
   }
-  LX[row] = lx;
-  ALX[row] = alx;
-  L2[row] = l2;
+  SUMS[0] = lx;
+  SUMS[1] = alx;
+  SUMS[2] = l2;
   return diff === 0;
 }
 
-/** C's float32 sumlx += w*x*l and suml2 += w*l*l of trial row t into EXACT[0], EXACT[1]. */
-function exactSums(n: number, nmax: number, t: number): void {
-  const nn = n | 0;
-  const off = nmax | 0;
-  const r = (t * MAX_N) | 0;
+/** C's float32 sumlx += w*x*l and suml2 += w*l*l of row k into SUMS[3], SUMS[4]. */
+function exactSums(n: number, nmax: number, k: number): void {
+  const r = (k * MAX_N) | 0;
   let lx = 0, l2 = 0;
-  for (let i = 0; i < nn; i++) {
-    const q = (LEVELS[r + i] - off) | 0;
+  for (let i = 0; i < n; i++) {
+    const q = (LEVELS[r + i] - nmax) | 0;
     lx = fr(lx + fr(WX[i] * q));
     l2 = fr(l2 + fr(fr(WS[i] * q) * q));
   }
-  EXACT[0] = lx;
-  EXACT[1] = l2;
+  SUMS[3] = lx;
+  SUMS[4] = l2;
 }
 
 /**
- * C's test `suml2 > 0 && sumlx*sumlx > best*suml2` for trial row t, decided on the float64 sums
- * when possible: C's float32 sums lie within SUM_REL (relative to the sum of |terms|) of them,
- * and each product adds one float32 rounding. Returns 1 (certainly true), 0 (certainly false)
- * or -1 (undecided, NaN, or magnitudes where a float32 step could overflow).
+ * C's test `suml2 > 0 && sumlx*sumlx > best*suml2` for the row whose float64 sums are in SUMS,
+ * decided on them when possible: C's float32 sums lie within SUM_REL (relative to the sum of
+ * |terms|) of them, and each product adds one float32 rounding. Returns 1 (certainly true),
+ * 0 (certainly false) or -1 (undecided, NaN, or magnitudes where a float32 step could overflow).
  */
-function qxDecide(t: number, best: number): number {
-  const lx = LX[t];
-  const rx = SUM_REL * ALX[t] + TINY;
-  const l2 = L2[t];
+function qxDecide(best: number): number {
+  const lx = SUMS[0];
+  const rx = SUM_REL * SUMS[1] + TINY;
+  const l2 = SUMS[2];
   const r2 = SUM_REL * l2 + TINY;
   const xLo = Math.abs(lx) - rx; // |sumlx| >= xLo
   const xHi = Math.abs(lx) + rx;
@@ -110,7 +169,7 @@ function qxDecide(t: number, best: number): number {
   const rhsLo = pLo - U * Math.abs(pLo) - TINY;
   const rhsHi = pHi + U * Math.abs(pHi) + TINY;
   // far from float32 overflow (sums of |terms| below 1e37 keep C's partial sums finite too)
-  if (!(sqHi < 1e37 && Math.abs(pLo) < 1e37 && Math.abs(pHi) < 1e37 && l2 + r2 < 1e37 && ALX[t] + rx < 1e37)) return -1;
+  if (!(sqHi < 1e37 && Math.abs(pLo) < 1e37 && Math.abs(pHi) < 1e37 && l2 + r2 < 1e37 && SUMS[1] + rx < 1e37)) return -1;
   if (l2 - r2 > 0 && sqLo > rhsHi) return 1;
   if (l2 + r2 <= 0 || sqHi <= rhsLo) return 0;
   return -1;
@@ -139,26 +198,30 @@ export function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: numbe
     L.fill(0, lo, lo + n);
     return 0;
   }
-  // Trial 0: iscale = -nmax / max, C's first pass, always computed exactly.
-  qxLevels(n, nmax, fr(-nmax / max), 0, -1);
-  exactSums(n, nmax, 0);
-  let sumlx = EXACT[0];
-  let suml2 = EXACT[1];
+  // Trial k = is + 9: iscale = -(nmax + 0.1f*is) / max; is = 0 is C's first pass (-nmax / max).
+  for (let k = 0; k < TRIALS; k++) ISCALE[k] = fr(-fr(nmax + fr(F32_0_1 * (k - 9))) / max);
+  fillLevels(n, nmax);
+
+  // C's order: is = 0 first (always exactly), then is = -9..-1, 1..9.
+  exactSums(n, nmax, 9);
+  let sumlx = SUMS[3];
+  let suml2 = SUMS[4];
   let scale = suml2 !== 0 ? fr(sumlx / suml2) : 0; // C: suml2 ? ... (NaN is true)
   let best = fr(scale * sumlx);
-  let bestRow = 0;
-  // Trials 1..18: is = -9..-1, 1..9.
-  for (let t = 1; t <= 18; t++) {
-    const is = t <= 9 ? t - 10 : t - 9;
-    const iscale = fr(-fr(nmax + fr(F32_0_1 * is)) / max);
-    if (qxLevels(n, nmax, iscale, t, t - 1)) continue; // same levels as the previous trial
-    const decision = qxDecide(t, best);
+  let bestRow = 9;
+  let prev = 9;
+  for (let k = 0; k < TRIALS; k++) {
+    if (k === 9) continue;
+    const same = rowSums(n, nmax, k, prev); // same levels as the previous trial: same outcome
+    prev = k;
+    if (same) continue;
+    const decision = qxDecide(best);
     if (decision === 0) continue;
-    exactSums(n, nmax, t);
-    sumlx = EXACT[0];
-    suml2 = EXACT[1];
+    exactSums(n, nmax, k);
+    sumlx = SUMS[3];
+    suml2 = SUMS[4];
     if (decision === 1 || (suml2 > 0 && fr(sumlx * sumlx) > fr(best * suml2))) {
-      bestRow = t;
+      bestRow = k;
       scale = fr(sumlx / suml2);
       best = fr(scale * sumlx);
     }
