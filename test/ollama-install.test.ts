@@ -144,6 +144,18 @@ describe("installModel against what Ollama wrote (ollama-observed.md)", () => {
     }
   });
 
+  it("reports the GGUF bytes copied, up to the file size", async () => {
+    const modelsDir = freshStore();
+    const seen: number[] = [];
+    await installModel({ modelsDir, name: "p", ggufPath: f32Path, onProgress: (p) => {
+      expect(p).toMatchObject({ item: 1, itemCount: 1, label: "tiny-f32.gguf", bytesTotal: f32.size });
+      seen.push(p.bytesDone);
+    } });
+    expect(seen.length).toBeGreaterThan(1);
+    expect(seen.at(-1)).toBe(f32.size);
+    expect([...seen].sort((a, b) => a - b)).toEqual(seen);
+  });
+
   it("an install shows up in list, with Ollama's details", async () => {
     const modelsDir = freshStore();
     await installModel({ modelsDir, name: "alice/tiny:v2", ggufPath: f32Path });

@@ -5,6 +5,7 @@
 import type { Command } from "commander";
 import { installModel } from "../ollama/install.ts";
 import { emptyModelfile, readModelfile } from "../ollama/modelfile.ts";
+import { createProgressReporter } from "./progress.ts";
 import { type ModelsDirFlags, modelsDirFrom, withModelsDirOption } from "./store-options.ts";
 
 interface CreateFlags extends ModelsDirFlags {
@@ -34,7 +35,9 @@ export function register(program: Command): void {
     }
     const modelfile = flags.file ? await readModelfile(flags.file, { requireFrom: flags.from === undefined }) : emptyModelfile();
     for (const w of modelfile.warnings) process.stderr.write(`gguf-tool: warning: ${flags.file}: ${w}\n`);
+    const progress = createProgressReporter({ quiet: flags.quiet });
     const say = (line: string) => {
+      progress.done();
       if (!flags.quiet) process.stderr.write(`${line}\n`);
     };
     const r = await installModel({
@@ -44,7 +47,8 @@ export function register(program: Command): void {
       ggufPath: flags.from,
       link: flags.link,
       onStatus: say,
-    });
+      onProgress: (p) => progress.update(p),
+    }).finally(() => progress.done());
     for (const w of r.warnings) process.stderr.write(`gguf-tool: warning: ${w}\n`);
     say(`template: ${r.templateChoice}`);
     if (!flags.quiet) process.stdout.write(`created ${r.name} (${r.manifestDigest.slice(0, 12)})\n`);

@@ -45,6 +45,34 @@ export interface InstallOptions {
   link?: boolean;
   /** progress lines for the user ("copying …", "using existing layer …") */
   onStatus?: (line: string) => void;
+  /** bytes of GGUF copied, checked or merged so far (a CLI draws a progress line from it) */
+  onProgress?: (progress: InstallProgress) => void;
+}
+
+export interface InstallProgress {
+  /** 1-based number of the GGUF being stored, and how many there are */
+  item: number;
+  itemCount: number;
+  /** the file's name */
+  label: string;
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+/** Reports a byte count per chunk; `report` gets the running total. */
+type ByteCounter = (bytesDone: number) => void;
+
+async function* counted(source: AsyncIterable<Uint8Array>, report: ByteCounter): AsyncGenerator<Uint8Array> {
+  let done = 0;
+  for await (const chunk of source) {
+    done += chunk.byteLength;
+    report(done);
+    yield chunk;
+  }
+}
+
+function readFileChunks(path: string, report: ByteCounter): AsyncGenerator<Uint8Array> {
+  return counted(createReadStream(path, { highWaterMark: 1 << 20 }), report);
 }
 
 export interface InstallResult {
@@ -309,7 +337,7 @@ async function planInstall(opts: InstallOptions): Promise<InstallPlan> {
 }
 
 /** Copies a split GGUF's shards into one GGUF (metadata of shard 1 without `split.*`) in the store's temp folder. */
-async function mergeSplitGguf(modelsDir: string, gguf: GgufModel): Promise<{ path: string; digest: string }> {
+async function mergeSplitGguf(modelsDir: string, gguf: GgufModel, report: ByteCounter): Promise<{ path: string; digest: string }> {
   // the header was read with big arrays (the vocabulary) left in the file: decode them to rewrite
   const first = await readGgufHeader(gguf.shards[0].path, { eagerArrays: true });
   const metadata = new Map([...first.metadata].filter(([k]) => !k.startsWith("split.")));
@@ -321,6 +349,7 @@ async function mergeSplitGguf(modelsDir: string, gguf: GgufModel): Promise<{ pat
   );
   const CHUNK = 8 << 20;
   const buf = Buffer.allocUnsafe(CHUNK);
+  let copied = 0;
   try {
     for (let shard = 0; shard < gguf.shards.length; shard++) {
       const header = gguf.shards[shard];
@@ -331,6 +360,7 @@ async function mergeSplitGguf(modelsDir: string, gguf: GgufModel): Promise<{ pat
             const n = Math.min(CHUNK, t.size - done);
             await readExactly(header.path, handle, buf, 0, n, header.dataOffset + t.offset + done);
             await writer.writeTensorData(buf.subarray(0, n));
+            report((copied += n));
           }
         }
       });
@@ -344,12 +374,12 @@ async function mergeSplitGguf(modelsDir: string, gguf: GgufModel): Promise<{ pat
 }
 
 /** Stores one GGUF as a blob: rename from the store's temp folder, hard link, merge, or copy. */
-async function storeGguf(opts: InstallOptions, source: GgufSource, status: (s: string) => void): Promise<BlobWriteResult> {
+async function storeGguf(opts: InstallOptions, source: GgufSource, status: (s: string) => void, report: ByteCounter): Promise<BlobWriteResult> {
   const { modelsDir } = opts;
   const { gguf, path } = source;
   if (gguf.shards.length > 1) {
     status(`merging ${gguf.shards.length} shards of ${basename(path)} into one blob`);
-    const merged = await mergeSplitGguf(modelsDir, gguf);
+    const merged = await mergeSplitGguf(modelsDir, gguf, report);
     return placeBlobFile(modelsDir, merged.path, merged.digest);
   }
   if (path === opts.ggufPath && isInside(path, join(modelsDir, STORE_TEMP_DIR_NAME))) {
@@ -359,7 +389,7 @@ async function storeGguf(opts: InstallOptions, source: GgufSource, status: (s: s
   // a blob of this store (FROM <blob path> from `show --modelfile`): checked, reused as it is
   const name = basename(path);
   if (isDigest(name) && resolve(path) === resolve(blobPath(modelsDir, name))) {
-    return writeBlobFromStream(modelsDir, createReadStream(path, { highWaterMark: 1 << 20 }), name);
+    return writeBlobFromStream(modelsDir, readFileChunks(path, report), name);
   }
   if (opts.link) {
     const r = await linkBlob(modelsDir, path);
@@ -367,7 +397,7 @@ async function storeGguf(opts: InstallOptions, source: GgufSource, status: (s: s
     return r;
   }
   status(`copying ${basename(path)}`);
-  return writeBlobFromStream(modelsDir, createReadStream(path, { highWaterMark: 1 << 20 }), opts.ggufDigest && path === opts.ggufPath ? opts.ggufDigest : undefined);
+  return writeBlobFromStream(modelsDir, readFileChunks(path, report), opts.ggufDigest && path === opts.ggufPath ? opts.ggufDigest : undefined);
 }
 
 /** Folders an install may create; on failure those that were not there before are removed if empty. */
@@ -396,12 +426,15 @@ export async function installModel(opts: InstallOptions): Promise<InstallResult>
 
   try {
     const layers: Layer[] = [];
+    const files = plan.ggufLayers.flatMap((l) => (l.from.kind === "file" ? [l.from.source] : []));
     for (const { role, from } of plan.ggufLayers) {
       if (from.kind === "inherited") {
         layers.push(from.layer);
         continue;
       }
-      const r = track(await storeGguf(opts, from.source, status), role);
+      const progress = { item: files.indexOf(from.source) + 1, itemCount: files.length, label: basename(from.source.path), bytesTotal: from.source.gguf.fileSize };
+      const report: ByteCounter = (bytesDone) => opts.onProgress?.({ ...progress, bytesDone });
+      const r = track(await storeGguf(opts, from.source, status, report), role);
       layers.push({ mediaType: ROLE_MEDIA_TYPE[role], digest: r.digest, size: r.size });
     }
     const text = async (mediaType: string, content: string | Buffer, what: string) => {
