@@ -67,9 +67,9 @@ describe("curated chat templates", () => {
     "qwen3-realtok": "qwen3",
   };
   for (const [fixture, id] of Object.entries(expected)) {
-    it(`picks ${id} for ${fixture}'s chat template, and it parses`, () => {
+    it(`picks ${id} for ${fixture}'s chat template, and it parses`, async () => {
       const cfg = fixtureChatTemplate(fixture);
-      const choice = chooseChatTemplate({ chatTemplate: cfg.chat_template, bosToken: cfg.bos_token, eosToken: cfg.eos_token });
+      const choice = await chooseChatTemplate({ chatTemplate: cfg.chat_template, bosToken: cfg.bos_token, eosToken: cfg.eos_token });
       expect(choice.source).toBe("curated");
       expect(choice.description.startsWith(`${id} (Ollama library/`)).toBe(true);
       const entry = LIBRARY_TEMPLATES.find((t) => t.id === id)!;
@@ -79,15 +79,15 @@ describe("curated chat templates", () => {
     });
   }
 
-  it("tells Llama 3.1 and 3.2 from 3.0, Qwen2.5 from Qwen2, Gemma 3 from Gemma 2", () => {
+  it("tells Llama 3.1 and 3.2 from 3.0, Qwen2.5 from Qwen2, Gemma 3 from Gemma 2", async () => {
     const llama31 = "<|start_header_id|>system<|end_header_id|>Environment: ipython<|eot_id|>";
     const llama32 = `{{- strftime_now("%d %b %Y") }}${llama31}`;
-    expect(chooseChatTemplate({ chatTemplate: llama31 }).description).toMatch(/^llama3\.1 /);
-    expect(chooseChatTemplate({ chatTemplate: llama32 }).description).toMatch(/^llama3\.2 /);
-    expect(chooseChatTemplate({ chatTemplate: "<|im_start|>system <tools></tools><|im_end|>" }).description).toMatch(/^qwen2\.5 /);
-    expect(chooseChatTemplate({ chatTemplate: "{{ '<start_of_turn>' }}{{ '<start_of_image>' }}" }).description).toMatch(/^gemma3 /);
+    expect((await chooseChatTemplate({ chatTemplate: llama31 })).description).toMatch(/^llama3\.1 /);
+    expect((await chooseChatTemplate({ chatTemplate: llama32 })).description).toMatch(/^llama3\.2 /);
+    expect((await chooseChatTemplate({ chatTemplate: "<|im_start|>system <tools></tools><|im_end|>" })).description).toMatch(/^qwen2\.5 /);
+    expect((await chooseChatTemplate({ chatTemplate: "{{ '<start_of_turn>' }}{{ '<start_of_image>' }}" })).description).toMatch(/^gemma3 /);
     // a ChatML template with Phi-4's <|im_sep|> is not Qwen's
-    expect(chooseChatTemplate({ chatTemplate: "<|im_start|>user<|im_sep|>hi<|im_end|>" }).source).not.toBe("curated");
+    expect((await chooseChatTemplate({ chatTemplate: "<|im_start|>user<|im_sep|>hi<|im_end|>" })).source).not.toBe("curated");
   });
 
   it("fingerprints by family markers, independent of wording", () => {
@@ -95,21 +95,21 @@ describe("curated chat templates", () => {
     expect(fingerprintChatTemplate("{{ messages }}")).toBe("");
   });
 
-  it("falls back to @huggingface/ollama-utils for unknown families, with a parsing template", () => {
+  it("falls back to @huggingface/ollama-utils for unknown families, with a parsing template", async () => {
     const alpaca =
       "{% for message in messages %}{% if message['role'] == 'user' %}{{ '### Instruction:\\n' + message['content'] + '\\n\\n' }}" +
       "{% elif message['role'] == 'assistant' %}{{ '### Response:\\n' + message['content'] + eos_token }}{% endif %}{% endfor %}" +
       "{% if add_generation_prompt %}{{ '### Response:\\n' }}{% endif %}";
-    const choice = chooseChatTemplate({ chatTemplate: alpaca, eosToken: "</s>" });
+    const choice = await chooseChatTemplate({ chatTemplate: alpaca, eosToken: "</s>" });
     expect(choice.source).toBe("ollama-utils");
     expect(choice.description).toMatch(/ollama-utils/);
     expect(goTemplateError(choice.template!)).toBeUndefined();
     expect(choice.template).toContain("### Instruction:");
   });
 
-  it("installs no template when there is no chat template or nothing usable", () => {
-    expect(chooseChatTemplate({}).source).toBe("none");
-    const unusable = chooseChatTemplate({ chatTemplate: "{{ messages | some_unknown_filter }}" });
+  it("installs no template when there is no chat template or nothing usable", async () => {
+    expect((await chooseChatTemplate({})).source).toBe("none");
+    const unusable = await chooseChatTemplate({ chatTemplate: "{{ messages | some_unknown_filter }}" });
     expect(unusable.source).toBe("none");
     expect(unusable.template).toBeUndefined();
   });

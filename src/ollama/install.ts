@@ -289,7 +289,7 @@ async function planInstall(opts: InstallOptions): Promise<InstallPlan> {
   let params: Params = new Map(base?.params ?? []);
   if (modelSource) {
     const jinja = getString(modelSource.gguf.metadata, "tokenizer.chat_template");
-    const choice = chooseChatTemplate({ chatTemplate: jinja, ...(jinja ? await specialTokens(modelSource) : {}) });
+    const choice = await chooseChatTemplate({ chatTemplate: jinja, ...(jinja ? await specialTokens(modelSource) : {}) });
     template = choice.template;
     templateChoice = choice.description;
     if (choice.stop.length > 0) params.set("stop", choice.stop);

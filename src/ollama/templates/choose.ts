@@ -4,7 +4,6 @@
  * (its registry snapshot, special-token matching, heuristics, Jinja rendering) for the long tail.
  * Whatever is chosen must parse as a Go template; a guess that does not is discarded.
  */
-import { convertGGUFTemplateToOllama } from "@huggingface/ollama-utils";
 import { goTemplateError } from "../go-template.ts";
 import { fingerprintChatTemplate, templateFeatures } from "./fingerprint.ts";
 import { LIBRARY_TEMPLATES } from "./library.ts";
@@ -35,7 +34,11 @@ export function matchLibraryTemplate(chatTemplate: string) {
   return LIBRARY_TEMPLATES.find((t) => t.requires.every((f) => features.has(f)) && !t.excludes.some((f) => features.has(f)));
 }
 
-export function chooseChatTemplate(input: ChatTemplateInput): ChatTemplateChoice {
+/**
+ * The template for a GGUF's Jinja chat template. Async because the fallback's 360 KB table and
+ * Jinja engine are loaded only when the curated table has no match (not on every CLI start).
+ */
+export async function chooseChatTemplate(input: ChatTemplateInput): Promise<ChatTemplateChoice> {
   const jinja = input.chatTemplate;
   if (!jinja) {
     return {
@@ -57,6 +60,7 @@ export function chooseChatTemplate(input: ChatTemplateInput): ChatTemplateChoice
     };
   }
 
+  const { convertGGUFTemplateToOllama } = await import("@huggingface/ollama-utils");
   let guess: ReturnType<typeof convertGGUFTemplateToOllama>;
   try {
     guess = convertGGUFTemplateToOllama({ chat_template: jinja, bos_token: input.bosToken, eos_token: input.eosToken });
