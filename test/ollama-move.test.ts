@@ -55,7 +55,7 @@ describe("create -> export -> import -> export --gguf -> create", () => {
     expect(r.stdout).toMatch(/^imported 'tiny-full:latest'\n7 blobs written/);
     expect(listed(b)).toEqual(listA);
     expect(runCli(["show", "tiny-full", "--models-dir", b]).stdout).toBe(showA);
-    expect(runCli(["verify", "--models-dir", b]).stdout).toMatch(/1 models, 7 blobs .* all OK/);
+    expect(runCli(["verify", "--models-dir", b]).stdout).toMatch(/1 model, 7 blobs .* all OK/);
 
     mkdirSync(join(work, "out"));
     const gguf = join(work, "out", "tiny-full.gguf");

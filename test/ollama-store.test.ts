@@ -48,7 +48,7 @@ describe("cp and rm", () => {
     expect(existsSync(manifestFile("registry.ollama.ai", "library", "handmade"))).toBe(false);
     expect(blobs()).toEqual(all);
     r = cli("rm", "myns/copied:t1");
-    expect(r.stdout).toMatch(/^deleted 'myns\/copied:t1' \(1 blobs, .* freed, 2 kept/);
+    expect(r.stdout).toMatch(/^deleted 'myns\/copied:t1' \(1 blob, .* freed, 2 kept/);
     expect(existsSync(manifestFile("registry.ollama.ai", "myns"))).toBe(false);
     expect(existsSync(manifestFile("registry.ollama.ai", "library", "other", "latest"))).toBe(true);
     // the other model is intact
@@ -87,7 +87,7 @@ describe("verify", () => {
     expect(r.status).toBe(1);
     expect(r.stdout).toContain(`CORRUPT ${model.digest} (model): content hashes to`);
     expect(r.stdout).toContain(`MISSING ${sys.digest} (system): blob file is missing; breaks bad:latest`);
-    expect(r.stdout).toMatch(/2 bad blobs, 1 broken models/);
+    expect(r.stdout).toMatch(/2 bad blobs, 1 broken model/);
     expect(cli("verify", "good").status).toBe(0);
     const res = await verifyStore(dir);
     expect(res.models).toEqual([
@@ -141,7 +141,7 @@ describe("prune", () => {
     expect((await verifyStore(dir)).problems).toEqual([]);
     expect(blobs()).toHaveLength(4);
     // --min-age 0 also takes the young orphan; referenced blobs stay
-    expect(cli("prune", "--yes", "--min-age", "0").stdout).toBe(`${"12 B".padStart(8)}  orphaned blob  ${blobPath(dir, young.digest)}\ndeleted 1 files, 12 B freed\n`);
+    expect(cli("prune", "--yes", "--min-age", "0").stdout).toBe(`${"12 B".padStart(8)}  orphaned blob  ${blobPath(dir, young.digest)}\ndeleted 1 file, 12 B freed\n`);
     expect(blobs()).toHaveLength(3);
     expect((await verifyStore(dir)).problems).toEqual([]);
     expect(cli("prune", "--min-age", "soon").status).toBe(2);

@@ -8,7 +8,7 @@ import { exportGguf, exportModels, exportModelsToStream } from "../ollama/export
 import { humanBytes } from "../ollama/human-units.ts";
 import { requireModelsDir } from "../ollama/models-dir.ts";
 import { parseModelName } from "../ollama/names.ts";
-import { type ModelsDirFlags, modelsDirFrom, withModelsDirOption } from "./store-options.ts";
+import { type ModelsDirFlags, modelsDirFrom, plural, withModelsDirOption } from "./store-options.ts";
 
 interface ExportFlags extends ModelsDirFlags {
   output: string;
@@ -53,6 +53,6 @@ export function register(program: Command): void {
     for (const w of r.warnings) process.stderr.write(`gguf-tool: warning: ${w}\n`);
     for (const m of r.models) process.stdout.write(`exported '${m}'\n`);
     const skipped = r.skippedExisting > 0 ? `, ${r.skippedExisting} already there` : "";
-    process.stdout.write(`${r.output}: ${r.models.length} models, ${r.blobs} blobs (${humanBytes(r.bytes)} written${skipped})\n`);
+    process.stdout.write(`${r.output}: ${plural(r.models.length, "model")}, ${plural(r.blobs, "blob")} (${humanBytes(r.bytes)} written${skipped})\n`);
   });
 }

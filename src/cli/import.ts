@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { humanBytes } from "../ollama/human-units.ts";
 import { importModels } from "../ollama/import.ts";
 import { parseModelName } from "../ollama/names.ts";
-import { type ModelsDirFlags, modelsDirFrom, withModelsDirOption } from "./store-options.ts";
+import { type ModelsDirFlags, modelsDirFrom, plural, withModelsDirOption } from "./store-options.ts";
 
 interface ImportFlags extends ModelsDirFlags {
   as?: string;
@@ -28,6 +28,6 @@ export function register(program: Command): void {
     const r = await importModels(modelsDir, from, { as: flags.as === undefined ? undefined : parseModelName(flags.as), force: flags.force });
     for (const w of r.warnings) process.stderr.write(`gguf-tool: warning: ${w}\n`);
     for (const m of r.models) process.stdout.write(`${m.status} '${m.name}'\n`);
-    process.stdout.write(`${r.blobsWritten} blobs written (${humanBytes(r.bytesWritten)}), ${r.blobsReused} already in ${modelsDir}\n`);
+    process.stdout.write(`${plural(r.blobsWritten, "blob")} written (${humanBytes(r.bytesWritten)}), ${r.blobsReused} already in ${modelsDir}\n`);
   });
 }

@@ -4,7 +4,7 @@ import { humanTime } from "../ollama/human-time.ts";
 import { humanBytes } from "../ollama/human-units.ts";
 import { requireModelsDir } from "../ollama/models-dir.ts";
 import { executePrune, planPrune, PRUNE_GRACE_MS } from "../ollama/store-maintain.ts";
-import { type ModelsDirFlags, modelsDirFrom, withModelsDirOption } from "./store-options.ts";
+import { type ModelsDirFlags, modelsDirFrom, plural, withModelsDirOption } from "./store-options.ts";
 
 interface PruneFlags extends ModelsDirFlags {
   yes?: boolean;
@@ -37,7 +37,7 @@ export function register(program: Command): void {
     }
     if (plan.heldBackOrphans > 0) {
       process.stderr.write(
-        `gguf-tool: warning: ${plan.heldBackOrphans} unreferenced blobs kept because these manifests cannot be read and may use them: ${plan.unreadable.map((u) => `${u.path} (${u.reason})`).join(", ")}\n`,
+        `gguf-tool: warning: ${plural(plan.heldBackOrphans, "unreferenced blob")} kept because these manifests cannot be read and may use them: ${plan.unreadable.map((u) => `${u.path} (${u.reason})`).join(", ")}\n`,
       );
     }
     const total = plan.items.reduce((s, i) => s + i.size, 0);
@@ -46,10 +46,10 @@ export function register(program: Command): void {
       return;
     }
     if (!flags.yes) {
-      process.stdout.write(`${plan.items.length} files, ${humanBytes(total)}: run again with --yes to delete them\n`);
+      process.stdout.write(`${plural(plan.items.length, "file")}, ${humanBytes(total)}: run again with --yes to delete them\n`);
       return;
     }
     const done = await executePrune(modelsDir, plan);
-    process.stdout.write(`deleted ${done.deleted.length} files, ${humanBytes(done.bytes)} freed\n`);
+    process.stdout.write(`deleted ${plural(done.deleted.length, "file")}, ${humanBytes(done.bytes)} freed\n`);
   });
 }

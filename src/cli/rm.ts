@@ -4,7 +4,7 @@ import { humanBytes } from "../ollama/human-units.ts";
 import { requireModelsDir } from "../ollama/models-dir.ts";
 import { displayName, parseModelName } from "../ollama/names.ts";
 import { removeModel } from "../ollama/store-maintain.ts";
-import { type ModelsDirFlags, modelsDirFrom, withModelsDirOption } from "./store-options.ts";
+import { type ModelsDirFlags, modelsDirFrom, plural, withModelsDirOption } from "./store-options.ts";
 
 export function register(program: Command): void {
   withModelsDirOption(
@@ -19,8 +19,8 @@ export function register(program: Command): void {
     for (const n of parsed) {
       const r = await removeModel(modelsDir, n);
       const freed = r.removed.reduce((s, b) => s + b.size, 0);
-      const shared = r.shared.length > 0 ? `, ${r.shared.length} kept (used by other models)` : "";
-      process.stdout.write(`deleted '${displayName(r.name)}' (${r.removed.length} blobs, ${humanBytes(freed)} freed${shared})\n`);
+      const shared = r.shared.length > 0 ? `, ${r.shared.length} kept: used by other models` : "";
+      process.stdout.write(`deleted '${displayName(r.name)}' (${plural(r.removed.length, "blob")}, ${humanBytes(freed)} freed${shared})\n`);
       if (r.keptBecauseUnreadable) {
         process.stderr.write(
           `gguf-tool: warning: kept its blobs because these manifests cannot be read and may use them: ${r.keptBecauseUnreadable.join(", ")}\n`,

@@ -4,7 +4,7 @@ import { humanBytes } from "../ollama/human-units.ts";
 import { requireModelsDir } from "../ollama/models-dir.ts";
 import { parseModelName } from "../ollama/names.ts";
 import { verifyStore } from "../ollama/store-maintain.ts";
-import { type ModelsDirFlags, modelsDirFrom, withModelsDirOption } from "./store-options.ts";
+import { type ModelsDirFlags, modelsDirFrom, plural, withModelsDirOption } from "./store-options.ts";
 
 interface VerifyFlags extends ModelsDirFlags {
   json?: boolean;
@@ -29,8 +29,8 @@ export function register(program: Command): void {
       for (const u of r.unreadable) process.stdout.write(`UNREADABLE ${u.path}: ${u.reason}\n`);
       const broken = r.models.filter((m) => !m.ok).length;
       process.stdout.write(
-        `${r.models.length} models, ${r.blobsChecked} blobs (${humanBytes(r.bytesChecked)}) checked: ` +
-          (bad ? `${r.problems.length} bad blobs, ${broken} broken models${r.unreadable.length ? `, ${r.unreadable.length} unreadable manifests` : ""}\n` : "all OK\n"),
+        `${plural(r.models.length, "model")}, ${plural(r.blobsChecked, "blob")} (${humanBytes(r.bytesChecked)}) checked: ` +
+          (bad ? `${plural(r.problems.length, "bad blob")}, ${plural(broken, "broken model")}${r.unreadable.length ? `, ${plural(r.unreadable.length, "unreadable manifest")}` : ""}\n` : "all OK\n"),
       );
     }
     if (bad) process.exitCode = 1;
