@@ -16,7 +16,8 @@
  * them. Adopted candidates get their exact float32 scale and min, since those are the results
  * (and C's `min` moves the levels of every later trial). A trial whose levels equal the previous
  * trial's is skipped: a candidate depends only on its levels, and that one was already compared
- * (the best error only decreases).
+ * (the best error only decreases); when the previous trial's levels show that the next iscale
+ * cannot change any of them, not even its levels are computed (levelsUnchanged).
  */
 import { nearestInt } from "./common.ts";
 
@@ -31,12 +32,13 @@ const XS = new Float64Array(MAX_N); // the sub-block's values
 const AX = new Float64Array(MAX_N); // |x|
 const WS = new Float64Array(MAX_N); // their weights
 const DX = new Float64Array(MAX_N); // x - min, for the current min
+const INV_DX = new Float64Array(MAX_N); // 1 / (x - min) where x - min > 0, else 0
 const LEVELS = new Uint8Array(MAX_ROWS * MAX_N); // row t: the levels of trial t
 
 // State of the current call, shared by the helpers below. Numbers live in a Float64Array, not
 // in module-level `let`s: V8 boxes every double stored to a module variable (an allocation per
 // store), while a typed-array store is free.
-const S = new Float64Array(26);
+const S = new Float64Array(32);
 const NMAX = 0; // nmax
 const MAX = 1; // max of the values
 const SUM_W = 2; // C's float32 sum_w and sum_x
@@ -63,6 +65,8 @@ const C_MIN = 22;
 const C_MIN_R = 23;
 const LO = 24; // candidateBounds: bounds on a candidate's float32 error
 const HI = 25;
+const NEXT_ISCALE = 26; // levelsAndSums: below this iscale the levels cannot change (0: unknown)
+const MAX_ABS_DX = 27; // largest |x - min|, for the current min
 let kN = 0;
 let kUseMad = false;
 let kBest = 0; // LEVELS row of the best candidate
@@ -82,8 +86,17 @@ const REL64 = 1e-14;
 function setMin(min: number): void {
   S[MIN] = min;
   S[RANGE] = fr(S[MAX] - min);
+  S[NEXT_ISCALE] = 0; // levels computed with another min say nothing about this one's
   const n = kN | 0;
-  for (let i = 0; i < n; i++) DX[i] = fr(XS[i] - min);
+  let maxAbs = 0;
+  for (let i = 0; i < n; i++) {
+    const d = fr(XS[i] - min);
+    DX[i] = d;
+    INV_DX[i] = d > 0 ? 1 / d : 0;
+    const a = Math.abs(d);
+    maxAbs = a > maxAbs ? a : maxAbs;
+  }
+  S[MAX_ABS_DX] = maxAbs === maxAbs && S[RANGE] > 0 ? maxAbs : Infinity; // NaN or range <= 0: no skipping
 }
 
 /**
@@ -99,6 +112,7 @@ function levelsAndSums(iscale: number, row: number, prev: number): boolean {
   const p = prev < 0 ? r : (prev * MAX_N) | 0;
   let diff = prev < 0 ? 1 : 0;
   let l1 = 0, l2 = 0, xl = 0, axl = 0;
+  let next = Infinity;
   for (let i = 0; i < n; i++) {
     const v = fr(is * DX[i]);
     // nearest_int's common case inline (see common.ts), the general one through the helper
@@ -107,6 +121,9 @@ function levelsAndSums(iscale: number, row: number, prev: number): boolean {
     q = q > nmax ? nmax : q < 0 ? 0 : q;
     diff |= q ^ LEVELS[p + i];
     LEVELS[r + i] = q;
+    // the iscale from which this level could grow: (q + 0.5) / (x - min)
+    const t = q < nmax ? (q + 0.5) * INV_DX[i] : Infinity;
+    next = t > 0 && t < next ? t : next; // INV_DX 0 (x - min <= 0): the level stays 0
     const wq = WS[i] * q; // exact in float64, like every product below
     l1 += wq;
     l2 += wq * q;
@@ -117,7 +134,20 @@ function levelsAndSums(iscale: number, row: number, prev: number): boolean {
   S[SL2] = l2;
   S[SXL] = xl;
   S[SAXL] = axl;
+  S[NEXT_ISCALE] = next;
   return diff === 0;
+}
+
+/**
+ * True when trial levels at `iscale` (a larger iscale than the last levelsAndSums call's, with
+ * the same min) certainly equal the last ones, so the trial can be skipped without computing
+ * them. Each level is monotone in iscale and can only grow once iscale * (x - min) reaches
+ * q + 0.5; below NEXT_ISCALE by a relative 1e-6 (far more than float32's rounding of the product
+ * and float64's of the threshold) none does. Values with x - min <= 0 stay at level 0 as long as
+ * |iscale * (x - min)| stays in nearest_int's exact range (2^22), checked with MAX_ABS_DX.
+ */
+function levelsUnchanged(iscale: number): boolean {
+  return iscale < S[NEXT_ISCALE] * (1 - 1e-6) && iscale * S[MAX_ABS_DX] < 4e6;
 }
 
 /**
@@ -403,11 +433,17 @@ export function makeQkx2Quants(
   S[BEST_HI] = S[HI];
   kBestExactKnown = false;
 
+  // The initial guess's levels say nothing about trial 0's (a smaller iscale).
+  S[NEXT_ISCALE] = 0;
+  let prev = -1; // row with the previous trial's levels
   for (let is = 0; is <= nstep; is++) {
-    if (!levelsAndSums(trialIscale(rmin, rdelta, is), is, is - 1)) evaluateTrial(is);
+    const iscale = trialIscale(rmin, rdelta, is);
+    // Same levels as the previous trial: the same candidate, already compared.
+    if (levelsUnchanged(iscale)) continue;
+    if (!levelsAndSums(iscale, is, prev)) evaluateTrial(is);
+    prev = is;
   }
-  const r = kBest * MAX_N;
-  L.set(LEVELS.subarray(r, r + n), lo);
+  for (let i = 0, r = kBest * MAX_N; i < n; i++) L[lo + i] = LEVELS[r + i];
   mins[mj] = -S[MIN];
   return S[SCALE];
 }

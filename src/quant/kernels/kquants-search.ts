@@ -226,7 +226,7 @@ export function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: numbe
       best = fr(scale * sumlx);
     }
   }
-  L.set(LEVELS.subarray(bestRow * MAX_N, bestRow * MAX_N + n), lo);
+  for (let i = 0, r = bestRow * MAX_N; i < n; i++) L[lo + i] = LEVELS[r + i];
   return scale;
 }
 

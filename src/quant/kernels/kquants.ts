@@ -20,11 +20,11 @@ import { F32_0_1, makeQ3Quants, makeQxQuants } from "./kquants-search.ts";
 const fr = Math.fround;
 const QK_K = 256;
 
-export const Q2_K_BYTES = 84;
-export const Q3_K_BYTES = 110;
-export const Q4_K_BYTES = 144;
-export const Q5_K_BYTES = 176;
-export const Q6_K_BYTES = 210;
+const Q2_K_BYTES = 84;
+const Q3_K_BYTES = 110;
+const Q4_K_BYTES = 144;
+const Q5_K_BYTES = 176;
+const Q6_K_BYTES = 210;
 
 // Module-level scratch: the current block's values, levels, weights and sub-block scales
 // (sizes above 64 bytes: smaller typed arrays live on V8's moving heap, which costs a reload of
