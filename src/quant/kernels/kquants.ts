@@ -114,12 +114,20 @@ export function dequantizeRowsQ2K(src: Uint8Array, dst: Float32Array): void {
     const o = b * Q2_K_BYTES;
     const d = readFp16(src, o + 80);
     const min = readFp16(src, o + 82);
-    for (let e = 0; e < QK_K; e++) {
-      const sc = src[o + (e >> 4)];
-      const dl = fr(d * (sc & 15));
-      const ml = fr(min * (sc >> 4));
-      const q = (src[o + 16 + 32 * (e >> 7) + (e & 31)] >> (2 * ((e & 127) >> 5))) & 3;
-      dst[b * QK_K + e] = fr(dl * q) - ml; // the Float32Array store rounds the subtraction
+    // Element 128h + 32k + l: 2 bits at 2k of qs[32h + l], sub-block 8h + 2k + l/16.
+    for (let h = 0; h < 2; h++) {
+      const qs = o + 16 + 32 * h;
+      for (let k = 0; k < 4; k++) {
+        const shift = 2 * k;
+        for (let half = 0; half < 2; half++) {
+          const sc = src[o + 8 * h + 2 * k + half];
+          const dl = fr(d * (sc & 15));
+          const ml = fr(min * (sc >> 4));
+          const y = b * QK_K + 128 * h + 32 * k + 16 * half;
+          const q0 = qs + 16 * half;
+          for (let l = 0; l < 16; l++) dst[y + l] = fr(dl * ((src[q0 + l] >> shift) & 3)) - ml; // the store rounds
+        }
+      }
     }
   }
 }
@@ -190,14 +198,20 @@ export function dequantizeRowsQ3K(src: Uint8Array, dst: Float32Array): void {
     const o = b * Q3_K_BYTES;
     const sc = o + 96;
     const dAll = readFp16(src, o + 108);
+    // Element 128h + 32k + l: low 2 bits at 2k of qs[32h + l], high bit 4h + k of hmask[l].
     for (let j = 0; j < 16; j++) {
       const low = j < 8 ? src[sc + j] & 15 : src[sc + j - 8] >> 4;
       const s = (low | (((src[sc + 8 + (j & 3)] >> (2 * (j >> 2))) & 3) << 4)) - 32;
       const dl = fr(dAll * s);
-      for (let e = 16 * j; e < 16 * j + 16; e++) {
-        const low2 = (src[o + 32 + 32 * (e >> 7) + (e & 31)] >> (2 * ((e & 127) >> 5))) & 3;
-        const high = (src[o + (e & 31)] >> (e >> 5)) & 1;
-        dst[b * QK_K + e] = dl * (low2 - (high ? 0 : 4));
+      const h = j >> 3;
+      const k = (j >> 1) & 3;
+      const l0 = 16 * (j & 1);
+      const qs = o + 32 + 32 * h;
+      const bit = 4 * h + k;
+      const y = b * QK_K + 16 * j - l0;
+      for (let l = l0; l < l0 + 16; l++) {
+        const q = ((src[qs + l] >> (2 * k)) & 3) - (((src[o + l] >> bit) & 1) !== 0 ? 0 : 4);
+        dst[y + l] = dl * q;
       }
     }
   }
@@ -390,14 +404,23 @@ export function dequantizeRowsQ6K(src: Uint8Array, dst: Float32Array): void {
   for (let b = 0; b < nb; b++) {
     const o = b * Q6_K_BYTES;
     const d = readFp16(src, o + 208);
-    for (let e = 0; e < QK_K; e++) {
-      const h = e >> 7;
-      const k = (e & 127) >> 5;
-      const l = e & 31;
-      const low = (src[o + 64 * h + l + 32 * (k & 1)] >> (4 * (k >> 1))) & 15;
-      const high = (src[o + 128 + 32 * h + l] >> (2 * k)) & 3;
-      const scale = (src[o + 192 + (e >> 4)] << 24) >> 24;
-      dst[b * QK_K + e] = fr(d * scale) * ((low | (high << 4)) - 32);
+    // Element 128h + 32k + l: low 4 bits of ql[64h + l + 32(k&1)] (high nibble when k >= 2),
+    // high 2 bits at 2k of qh[32h + l]; scale index (128h + 32k + l) / 16.
+    for (let h = 0; h < 2; h++) {
+      for (let k = 0; k < 4; k++) {
+        const ql = o + 64 * h + 32 * (k & 1);
+        const qh = o + 128 + 32 * h;
+        const lowShift = 4 * (k >> 1);
+        const highShift = 2 * k;
+        const y = b * QK_K + 128 * h + 32 * k;
+        for (let half = 0; half < 2; half++) {
+          const dl = fr(d * ((src[o + 192 + 8 * h + 2 * k + half] << 24) >> 24));
+          for (let l = 16 * half; l < 16 * half + 16; l++) {
+            const q = (((src[ql + l] >> lowShift) & 15) | (((src[qh + l] >> highShift) & 3) << 4)) - 32;
+            dst[y + l] = dl * q;
+          }
+        }
+      }
     }
   }
 }
