@@ -19,7 +19,7 @@
  * (the best error only decreases); when the previous trial's levels show that the next iscale
  * cannot change any of them, not even its levels are computed (levelsUnchanged).
  */
-import { nearestInt } from "./common.ts";
+import { nearestIntOfProduct } from "./kquants-search.ts";
 
 const fr = Math.fround;
 
@@ -114,10 +114,7 @@ function levelsAndSums(iscale: number, row: number, prev: number): boolean {
   let l1 = 0, l2 = 0, xl = 0, axl = 0;
   let next = Infinity;
   for (let i = 0; i < n; i++) {
-    const v = fr(is * DX[i]);
-    // nearest_int's common case inline (see common.ts), the general one through the helper
-    const s = fr(v + 12582912) - 12582912;
-    let q = (s >= -4194304 && s < 4194304 ? s : nearestInt(v)) | 0;
+    let q = nearestIntOfProduct(is, DX[i]); // C: nearest_int(fr(iscale * (x - min)))
     q = q > nmax ? nmax : q < 0 ? 0 : q;
     diff |= q ^ LEVELS[p + i];
     LEVELS[r + i] = q;

@@ -40,12 +40,26 @@ const SUM_REL = 1.5e-6;
 /** float32 underflow: 2^-150 per rounding, with room */
 const TINY = 1e-43;
 
+/**
+ * C's nearest_int(fr(a * b)) for float32 a and b. Their product p is exact in float64, and
+ * rounding it to float32 moves it by at most 2^-19 while |p| < 64, so unless p lies that close to
+ * a half-integer, round-half-even of fr(p) is floor(p + 0.5) (cheaper in V8 than the float32
+ * trick). Otherwise, or out of that range, it is computed as C does.
+ */
+export function nearestIntOfProduct(a: number, b: number): number {
+  const p = a * b;
+  const y = p + 0.5;
+  const f = Math.floor(y);
+  const frac = y - f;
+  if (frac > 1.5e-5 && frac < 0.999985 && y < 64 && y > -64) return f | 0;
+  const v = fr(p);
+  const s = fr(v + 12582912) - 12582912; // nearest_int's common case (see common.ts)
+  return (s >= -4194304 && s < 4194304 ? s : nearestInt(v)) | 0;
+}
+
 /** C's level of value i in trial k: clamp(nearest_int(iscale * x), -nmax, nmax-1) + nmax. */
 function qxLevel(i: number, k: number, nmax: number): number {
-  const v = fr(ISCALE[k] * XS[i]);
-  // nearest_int's common case inline (see common.ts), the general one through the helper
-  const s = fr(v + 12582912) - 12582912;
-  let l = (s >= -4194304 && s < 4194304 ? s : nearestInt(v)) | 0;
+  let l = nearestIntOfProduct(ISCALE[k], XS[i]);
   l = l < nmax - 1 ? l : nmax - 1;
   l = l > -nmax ? l : -nmax;
   return l + nmax;
@@ -266,9 +280,7 @@ export function makeQ3Quants(n: number, nmax: number, x: Float32Array, xo: numbe
   let suml2 = 0;
   for (let i = 0; i < nn; i++) {
     const xi = Q3_X[i];
-    const v = fr(iscale * xi);
-    const r = fr(v + 12582912) - 12582912; // nearest_int's common case, see common.ts
-    let l = (r >= -4194304 && r < 4194304 ? r : nearestInt(v)) | 0;
+    let l = nearestIntOfProduct(iscale, xi);
     l = l < top ? l : top;
     l = l > bottom ? l : bottom;
     Q3_L[i] = l;
