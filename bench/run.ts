@@ -7,6 +7,7 @@
 import { writeFileSync } from "node:fs";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
+import * as convert from "./convert.ts";
 import * as headerParse from "./header-parse.ts";
 import * as kernels from "./kernels.ts";
 import * as pipeline from "./pipeline.ts";
@@ -17,6 +18,7 @@ import type { BenchOptions, BenchResult, BenchSuite } from "./types.ts";
 const suites: Array<{ name: string; run: BenchSuite }> = [
   { name: "kernels", run: kernels.run },
   { name: "pipeline", run: pipeline.run },
+  { name: "convert", run: convert.run },
   { name: "header-parse", run: headerParse.run },
   { name: "tokenizer", run: tokenizer.run },
 ];
