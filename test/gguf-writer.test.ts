@@ -74,8 +74,8 @@ function tensorBytes(size: number, seed: number): Uint8Array {
 }
 const SIZES = [20, 102, 0, 6];
 
-async function writeSample(path: string, alignment?: number) {
-  const w = await createGgufWriter(path, { metadata: everyValueType(), tensors: TENSORS, alignment });
+async function writeSample(path: string) {
+  const w = await createGgufWriter(path, { metadata: everyValueType(), tensors: TENSORS });
   const data = SIZES.map((s, i) => tensorBytes(s, i));
   // several pieces per tensor, one of them empty
   await w.writeTensorData(data[0].subarray(0, 7));
