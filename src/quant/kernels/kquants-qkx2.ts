@@ -16,16 +16,16 @@
  * them. Adopted candidates get their exact float32 scale and min, since those are the results
  * (and C's `min` moves the levels of every later trial). A trial whose levels equal the previous
  * trial's is skipped: a candidate depends only on its levels, and that one was already compared
- * (the best error only decreases); when the previous trial's levels show that the next iscale
- * cannot change any of them, not even its levels are computed (levelsUnchanged).
+ * (the best error only decreases). Levels are not recomputed from scratch for every trial:
+ * between adoptions iscale only grows and each level is monotone in it, so a level needs
+ * re-evaluating only once iscale reaches the threshold where it could grow (stepLevels), and the
+ * float64 sums are updated by the changes (still exact to far better than the bounds need).
  */
 import { nearestIntOfProduct } from "./kquants-search.ts";
 
 const fr = Math.fround;
 
 const MAX_N = 32;
-/** Q4_K: 21 trials plus the initial guess */
-const MAX_ROWS = 22;
 
 // Module-level scratch, reused by every call: no allocation per sub-block.
 const XS = new Float64Array(MAX_N); // the sub-block's values
@@ -33,7 +33,9 @@ const AX = new Float64Array(MAX_N); // |x|
 const WS = new Float64Array(MAX_N); // their weights
 const DX = new Float64Array(MAX_N); // x - min, for the current min
 const INV_DX = new Float64Array(MAX_N); // 1 / (x - min) where x - min > 0, else 0
-const LEVELS = new Uint8Array(MAX_ROWS * MAX_N); // row t: the levels of trial t
+const GROW_AT = new Float64Array(MAX_N); // iscale from which a level could grow (see stepLevels)
+const CUR = new Uint8Array(256); // the current trial's levels
+const BEST = new Uint8Array(256); // the best candidate's levels
 
 // State of the current call, shared by the helpers below. Numbers live in a Float64Array, not
 // in module-level `let`s: V8 boxes every double stored to a module variable (an allocation per
@@ -55,7 +57,7 @@ const SCALE = 12; // C's `scale`: the best candidate's
 const BEST_LO = 13; // bounds on the best candidate's float32 error
 const BEST_HI = 14;
 const BEST_EXACT = 15; // its exact error, when BEST_EXACT_KNOWN
-const SL = 16; // levelsAndSums: float64 sums of w*l, w*l*l, w*l*x, w*l*|x|
+const SL = 16; // float64 sums of w*l, w*l*l, w*l*x, w*l*|x| over the levels in CUR
 const SL2 = 17;
 const SXL = 18;
 const SAXL = 19;
@@ -65,11 +67,10 @@ const C_MIN = 22;
 const C_MIN_R = 23;
 const LO = 24; // candidateBounds: bounds on a candidate's float32 error
 const HI = 25;
-const NEXT_ISCALE = 26; // levelsAndSums: below this iscale the levels cannot change (0: unknown)
-const MAX_ABS_DX = 27; // largest |x - min|, for the current min
+const MAX_ABS_DX = 26; // largest |x - min|, for the current min
+const CUR_ISCALE = 27; // iscale of the levels in CUR, with the current min (0: none)
 let kN = 0;
 let kUseMad = false;
-let kBest = 0; // LEVELS row of the best candidate
 let kBestExactKnown = false;
 
 const U = 2 ** -24; // float32 unit roundoff
@@ -80,13 +81,16 @@ const SUM_REL = 2.2e-6;
 const SUM_TINY = 1e-42;
 /** magnitudes from which a float32 value could overflow in C (FLT_MAX is 3.4e38), with room */
 const BIG = 1e37;
-/** relative error of float64 midpoint arithmetic, with room */
-const REL64 = 1e-14;
+/**
+ * relative error of float64 arithmetic, with room: midpoints, closed forms, and sums kept up to
+ * date over <= 32 * 21 changes (under 1e-13 of the sum of |terms|)
+ */
+const REL64 = 1e-12;
 
 function setMin(min: number): void {
   S[MIN] = min;
   S[RANGE] = fr(S[MAX] - min);
-  S[NEXT_ISCALE] = 0; // levels computed with another min say nothing about this one's
+  S[CUR_ISCALE] = 0; // levels computed with another min say nothing about this one's
   const n = kN | 0;
   let maxAbs = 0;
   for (let i = 0; i < n; i++) {
@@ -96,32 +100,37 @@ function setMin(min: number): void {
     const a = Math.abs(d);
     maxAbs = a > maxAbs ? a : maxAbs;
   }
-  S[MAX_ABS_DX] = maxAbs === maxAbs && S[RANGE] > 0 ? maxAbs : Infinity; // NaN or range <= 0: no skipping
+  S[MAX_ABS_DX] = maxAbs === maxAbs && S[RANGE] > 0 ? maxAbs : Infinity; // NaN or range <= 0: never step
+}
+
+/** C's level of value i: clamp(nearest_int(fr(iscale * (x - min))), 0, nmax). */
+function level(is: number, i: number, nmax: number): number {
+  const q = nearestIntOfProduct(is, DX[i]);
+  return q > nmax ? nmax : q < 0 ? 0 : q;
+}
+
+/** The iscale from which level q of value i could grow: (q + 0.5) / (x - min), else Infinity. */
+function growAt(q: number, i: number, nmax: number): number {
+  const inv = INV_DX[i];
+  return q < nmax && inv > 0 ? (q + 0.5) * inv : Infinity;
 }
 
 /**
- * Levels clamp(nearest_int(iscale * (x - min)), 0, nmax) into LEVELS row `row` (as C computes
- * them) and their float64 sums into S[SL..SAXL]. Returns true when they equal row `prev` (never
- * when prev < 0).
+ * All levels at `iscale` into CUR, their float64 sums (w*l, w*l*l, w*l*x, w*l*|x|, exact
+ * products) into S[SL..SAXL], and their growth thresholds. Returns true when some level changed.
  */
-function levelsAndSums(iscale: number, row: number, prev: number): boolean {
+function allLevels(iscale: number): boolean {
   const n = kN | 0;
   const nmax = S[NMAX] | 0;
   const is = fr(iscale);
-  const r = (row * MAX_N) | 0;
-  const p = prev < 0 ? r : (prev * MAX_N) | 0;
-  let diff = prev < 0 ? 1 : 0;
+  let changed = 0;
   let l1 = 0, l2 = 0, xl = 0, axl = 0;
-  let next = Infinity;
   for (let i = 0; i < n; i++) {
-    let q = nearestIntOfProduct(is, DX[i]); // C: nearest_int(fr(iscale * (x - min)))
-    q = q > nmax ? nmax : q < 0 ? 0 : q;
-    diff |= q ^ LEVELS[p + i];
-    LEVELS[r + i] = q;
-    // the iscale from which this level could grow: (q + 0.5) / (x - min)
-    const t = q < nmax ? (q + 0.5) * INV_DX[i] : Infinity;
-    next = t > 0 && t < next ? t : next; // INV_DX 0 (x - min <= 0): the level stays 0
-    const wq = WS[i] * q; // exact in float64, like every product below
+    const q = level(is, i, nmax);
+    changed |= q ^ CUR[i];
+    CUR[i] = q;
+    GROW_AT[i] = growAt(q, i, nmax);
+    const wq = WS[i] * q;
     l1 += wq;
     l2 += wq * q;
     xl += wq * XS[i];
@@ -131,20 +140,48 @@ function levelsAndSums(iscale: number, row: number, prev: number): boolean {
   S[SL2] = l2;
   S[SXL] = xl;
   S[SAXL] = axl;
-  S[NEXT_ISCALE] = next;
-  return diff === 0;
+  S[CUR_ISCALE] = is;
+  return changed !== 0;
 }
 
 /**
- * True when trial levels at `iscale` (a larger iscale than the last levelsAndSums call's, with
- * the same min) certainly equal the last ones, so the trial can be skipped without computing
- * them. Each level is monotone in iscale and can only grow once iscale * (x - min) reaches
- * q + 0.5; below NEXT_ISCALE by a relative 1e-6 (far more than float32's rounding of the product
- * and float64's of the threshold) none does. Values with x - min <= 0 stay at level 0 as long as
- * |iscale * (x - min)| stays in nearest_int's exact range (2^22), checked with MAX_ABS_DX.
+ * The levels at `iscale` into CUR, like allLevels, when iscale is not below CUR's: with the same
+ * min each level is monotone in iscale (the float32 product, nearest_int in its exact range and
+ * the clamp all are) and can only grow once fr(iscale * (x - min)) reaches q + 0.5. Below its
+ * GROW_AT by a relative 1.1e-6 (far more than float32's rounding of the product and float64's of
+ * the threshold) it cannot, so only the values at or past their threshold are re-evaluated,
+ * and the sums are updated by the changes. Values with x - min <= 0 stay at 0 while
+ * |iscale * (x - min)| < 4e6, inside nearest_int's exact range (2^22); otherwise all levels are
+ * recomputed. Returns true when some level changed.
  */
-function levelsUnchanged(iscale: number): boolean {
-  return iscale < S[NEXT_ISCALE] * (1 - 1e-6) && iscale * S[MAX_ABS_DX] < 4e6;
+function stepLevels(iscale: number): boolean {
+  const is = fr(iscale);
+  if (!(is >= S[CUR_ISCALE] && S[CUR_ISCALE] > 0 && is * S[MAX_ABS_DX] < 4e6)) return allLevels(is);
+  const n = kN | 0;
+  const nmax = S[NMAX] | 0;
+  const reach = is * 1.0000011; // reach >= GROW_AT: is > GROW_AT * (1 - 1.1e-6)
+  let changed = 0;
+  let l1 = S[SL], l2 = S[SL2], xl = S[SXL], axl = S[SAXL];
+  for (let i = 0; i < n; i++) {
+    if (reach < GROW_AT[i]) continue;
+    const q = level(is, i, nmax);
+    const old = CUR[i];
+    GROW_AT[i] = growAt(q, i, nmax);
+    if (q === old) continue;
+    changed = 1;
+    CUR[i] = q;
+    const w = WS[i];
+    l1 += w * (q - old);
+    l2 += w * (q * q - old * old);
+    xl += w * (q - old) * XS[i];
+    axl += w * (q - old) * AX[i];
+  }
+  S[SL] = l1;
+  S[SL2] = l2;
+  S[SXL] = xl;
+  S[SAXL] = axl;
+  S[CUR_ISCALE] = is;
+  return changed !== 0;
 }
 
 /**
@@ -159,8 +196,8 @@ function widen(c: number, r: number): number {
 
 /**
  * Bounds S[LO], S[HI] on C's float32 error of a candidate whose float32 scale and min lie within
- * S[C_SCALE] ± S[C_SCALE_R] and S[C_MIN] ± S[C_MIN_R], levels in row `row` (their float64 sums
- * in S[SL..SAXL]).
+ * S[C_SCALE] ± S[C_SCALE_R] and S[C_MIN] ± S[C_MIN_R], levels in CUR (their float64 sums in
+ * S[SL..SAXL]).
  *
  * With d_c = s_c l + m_c - x at the midpoints, C's float32 d differs from d_c by at most
  * B = (r_s nmax + r_m) + 3.001 u M + TINY, M bounding |s| nmax + |m| + |x| (three float32
@@ -170,7 +207,7 @@ function widen(c: number, r: number): number {
  * sums in closed form (squared error), or from one float64 pass (absolute error, Q2_K).
  * Magnitudes where a float32 step could overflow give infinite bounds (forcing exact arithmetic).
  */
-function candidateBounds(row: number): void {
+function candidateBounds(): void {
   const s = S[C_SCALE];
   const m = S[C_MIN];
   const nmax = S[NMAX];
@@ -182,9 +219,8 @@ function candidateBounds(row: number): void {
   let safe: boolean;
   if (kUseMad) {
     const n = kN | 0;
-    const r = (row * MAX_N) | 0;
     let e = 0;
-    for (let i = 0; i < n; i++) e += WS[i] * Math.abs(s * LEVELS[r + i] + m - XS[i]);
+    for (let i = 0; i < n; i++) e += WS[i] * Math.abs(s * CUR[i] + m - XS[i]);
     const spread = B * sw + REL64 * (e + M * sw);
     lo = (e - spread) * (1 - 2.1e-6) - 1e-42;
     hi = (e + spread) * (1 + 2.1e-6) + 1e-42;
@@ -276,13 +312,12 @@ function candidateInterval(): number {
   return 1;
 }
 
-/** C's exact float32 sums of row t and its candidate from them: returns false when D <= 0. */
-function exactCandidate(t: number): boolean {
+/** C's exact float32 sums of the levels in CUR and its candidate: returns false when D <= 0. */
+function exactCandidate(): boolean {
   const n = kN | 0;
-  const r = (t * MAX_N) | 0;
   let sumL = 0, sumL2 = 0, sumXL = 0;
   for (let i = 0; i < n; i++) {
-    const q = LEVELS[r + i];
+    const q = CUR[i];
     const wq = fr(WS[i] * q);
     sumL = fr(sumL + wq);
     sumL2 = fr(sumL2 + fr(wq * q));
@@ -305,21 +340,20 @@ function exactCandidate(t: number): boolean {
   return true;
 }
 
-/** C's float32 error of the candidate (scale s, min m, levels in row `row`). */
-function exactError(row: number, s: number, m: number): number {
+/** C's float32 error of the candidate with scale s, min m and levels lv. */
+function exactError(lv: Uint8Array, s: number, m: number): number {
   const n = kN | 0;
-  const r = (row * MAX_N) | 0;
   let e = 0;
   for (let i = 0; i < n; i++) {
-    const d = fr(fr(fr(s * LEVELS[r + i]) + m) - XS[i]);
+    const d = fr(fr(fr(s * lv[i]) + m) - XS[i]);
     e = fr(e + (kUseMad ? fr(WS[i] * Math.abs(d)) : fr(WS[i] * fr(d * d))));
   }
   return e;
 }
 
-/** Makes the candidate in S[C_SCALE], S[C_MIN] (exact values) of row t the best one. */
-function adopt(t: number, lo: number, hi: number, exact: number, exactKnown: boolean): void {
-  kBest = t;
+/** Makes the candidate in S[C_SCALE], S[C_MIN] (exact values), levels in CUR, the best one. */
+function adopt(lo: number, hi: number, exact: number, exactKnown: boolean): void {
+  BEST.set(CUR);
   S[BEST_LO] = lo;
   S[BEST_HI] = hi;
   S[BEST_EXACT] = exact;
@@ -330,28 +364,28 @@ function adopt(t: number, lo: number, hi: number, exact: number, exactKnown: boo
   else S[MIN] = min; // equal value (perhaps the other zero): levels and range unchanged
 }
 
-/** C's evaluation of trial row t, given its float64 sums in S[SL..SAXL]. */
-function evaluateTrial(t: number): void {
+/** C's evaluation of the trial whose levels are in CUR (float64 sums in S[SL..SAXL]). */
+function evaluateTrial(): void {
   const kind = candidateInterval();
   if (kind === 0) return;
   if (kind > 0) {
-    candidateBounds(t);
+    candidateBounds();
     if (S[LO] >= S[BEST_HI]) return; // certainly cur_error >= best_error
-    if (S[HI] < S[BEST_LO] && exactCandidate(t)) {
+    if (S[HI] < S[BEST_LO] && exactCandidate()) {
       // certainly cur_error < best_error: adopt, with C's exact scale and min
-      candidateBounds(t);
-      adopt(t, S[LO], S[HI], 0, false);
+      candidateBounds();
+      adopt(S[LO], S[HI], 0, false);
       return;
     }
   }
   // Undecided: exactly as C.
-  if (!exactCandidate(t)) return;
+  if (!exactCandidate()) return;
   if (!kBestExactKnown) {
-    S[BEST_EXACT] = exactError(kBest, S[SCALE], S[MIN]);
+    S[BEST_EXACT] = exactError(BEST, S[SCALE], S[MIN]);
     kBestExactKnown = true;
   }
-  const e = exactError(t, S[C_SCALE], S[C_MIN]);
-  if (e < S[BEST_EXACT]) adopt(t, e, e, e, true);
+  const e = exactError(CUR, S[C_SCALE], S[C_MIN]);
+  if (e < S[BEST_EXACT]) adopt(e, e, e, true);
 }
 
 function trialIscale(rmin: number, rdelta: number, is: number): number {
@@ -415,32 +449,29 @@ export function makeQkx2Quants(
   S[X_MAX] = wx64 === wx64 ? axMax : Infinity;
   setMin(min);
 
-  // The initial guess, in the row after the trials' rows.
-  const init = nstep + 1;
+  // The initial guess.
   const iscale0 = fr(nmax / S[RANGE]);
   S[SCALE] = fr(1 / iscale0);
-  levelsAndSums(iscale0, init, -1);
+  allLevels(iscale0);
   S[C_SCALE] = S[SCALE];
   S[C_SCALE_R] = 0;
   S[C_MIN] = S[MIN];
   S[C_MIN_R] = 0;
-  candidateBounds(init);
-  kBest = init;
+  candidateBounds();
+  BEST.set(CUR);
   S[BEST_LO] = S[LO];
   S[BEST_HI] = S[HI];
   kBestExactKnown = false;
 
-  // The initial guess's levels say nothing about trial 0's (a smaller iscale).
-  S[NEXT_ISCALE] = 0;
-  let prev = -1; // row with the previous trial's levels
-  for (let is = 0; is <= nstep; is++) {
-    const iscale = trialIscale(rmin, rdelta, is);
-    // Same levels as the previous trial: the same candidate, already compared.
-    if (levelsUnchanged(iscale)) continue;
-    if (!levelsAndSums(iscale, is, prev)) evaluateTrial(is);
-    prev = is;
+  // Trial 0 has a smaller iscale than the initial guess: all its levels are computed, and it is
+  // always evaluated. Every later trial whose levels equal the previous trial's is the same
+  // candidate, already compared: skipped.
+  allLevels(trialIscale(rmin, rdelta, 0));
+  evaluateTrial();
+  for (let is = 1; is <= nstep; is++) {
+    if (stepLevels(trialIscale(rmin, rdelta, is))) evaluateTrial();
   }
-  for (let i = 0, r = kBest * MAX_N; i < n; i++) L[lo + i] = LEVELS[r + i];
+  for (let i = 0; i < n; i++) L[lo + i] = BEST[i];
   mins[mj] = -S[MIN];
   return S[SCALE];
 }
