@@ -69,6 +69,7 @@ const LO = 24; // candidateBounds: bounds on a candidate's float32 error
 const HI = 25;
 const MAX_ABS_DX = 26; // largest |x - min|, for the current min
 const CUR_ISCALE = 27; // iscale of the levels in CUR, with the current min (0: none)
+const FIRST_GROW = 28; // smallest GROW_AT
 let kN = 0;
 let kUseMad = false;
 let kBestExactKnown = false;
@@ -125,11 +126,14 @@ function allLevels(iscale: number): boolean {
   const is = fr(iscale);
   let changed = 0;
   let l1 = 0, l2 = 0, xl = 0, axl = 0;
+  let first = Infinity;
   for (let i = 0; i < n; i++) {
     const q = level(is, i, nmax);
     changed |= q ^ CUR[i];
     CUR[i] = q;
-    GROW_AT[i] = growAt(q, i, nmax);
+    const g = growAt(q, i, nmax);
+    GROW_AT[i] = g;
+    first = g < first ? g : first;
     const wq = WS[i] * q;
     l1 += wq;
     l2 += wq * q;
@@ -141,6 +145,7 @@ function allLevels(iscale: number): boolean {
   S[SXL] = xl;
   S[SAXL] = axl;
   S[CUR_ISCALE] = is;
+  S[FIRST_GROW] = first;
   return changed !== 0;
 }
 
@@ -157,30 +162,38 @@ function allLevels(iscale: number): boolean {
 function stepLevels(iscale: number): boolean {
   const is = fr(iscale);
   if (!(is >= S[CUR_ISCALE] && S[CUR_ISCALE] > 0 && is * S[MAX_ABS_DX] < 4e6)) return allLevels(is);
+  S[CUR_ISCALE] = is;
+  const reach = is * 1.0000011; // reach >= GROW_AT: is > GROW_AT * (1 - 1.1e-6)
+  if (reach < S[FIRST_GROW]) return false; // no level can have grown
   const n = kN | 0;
   const nmax = S[NMAX] | 0;
-  const reach = is * 1.0000011; // reach >= GROW_AT: is > GROW_AT * (1 - 1.1e-6)
   let changed = 0;
   let l1 = S[SL], l2 = S[SL2], xl = S[SXL], axl = S[SAXL];
+  let first = Infinity;
   for (let i = 0; i < n; i++) {
-    if (reach < GROW_AT[i]) continue;
-    const q = level(is, i, nmax);
-    const old = CUR[i];
-    GROW_AT[i] = growAt(q, i, nmax);
-    if (q === old) continue;
-    changed = 1;
-    CUR[i] = q;
-    const w = WS[i];
-    l1 += w * (q - old);
-    l2 += w * (q * q - old * old);
-    xl += w * (q - old) * XS[i];
-    axl += w * (q - old) * AX[i];
+    let g = GROW_AT[i];
+    if (reach >= g) {
+      const q = level(is, i, nmax);
+      g = growAt(q, i, nmax);
+      GROW_AT[i] = g;
+      const old = CUR[i];
+      if (q !== old) {
+        changed = 1;
+        CUR[i] = q;
+        const w = WS[i];
+        l1 += w * (q - old);
+        l2 += w * (q * q - old * old);
+        xl += w * (q - old) * XS[i];
+        axl += w * (q - old) * AX[i];
+      }
+    }
+    first = g < first ? g : first;
   }
   S[SL] = l1;
   S[SL2] = l2;
   S[SXL] = xl;
   S[SAXL] = axl;
-  S[CUR_ISCALE] = is;
+  S[FIRST_GROW] = first;
   return changed !== 0;
 }
 
