@@ -30,12 +30,13 @@ const WS = new Float64Array(32); // fr(x*x)
 const WX = new Float64Array(32); // fr(fr(x*x)*x)
 const ISCALE = new Float64Array(32); // trial k's iscale (k = is + 9)
 const LEVELS = new Uint8Array(TRIALS * MAX_N); // row k: the levels (l + nmax) of trial k
-const POOL = new Int32Array(1024); // element lists of fillLevels' ranges
-const STACK = new Int32Array(256); // fillLevels' pending ranges: p, q, list start, list length
 const SUMS = new Float64Array(32); // rowSums: float64 lx, |lx|, l2; exactSums: C's sumlx, suml2
 
 const U = 2 ** -24; // float32 unit roundoff
-/** relative error of a float32 running sum of <= 16 rounded products (15u/(1-15u) + 2u < 1.1e-6), with room */
+/**
+ * relative error of a float32 running sum of <= 16 rounded products (15u/(1-15u) + 2u < 1.1e-6),
+ * plus the float64 sums' (below 1e-13), with room
+ */
 const SUM_REL = 1.5e-6;
 /** float32 underflow: 2^-150 per rounding, with room */
 const TINY = 1e-43;
@@ -68,76 +69,41 @@ function qxLevel(i: number, k: number, nmax: number): number {
 /**
  * Every trial's levels into LEVELS, evaluating C's level only where it can change. Each
  * value's level is monotone across the trials (iscale moves one way with `is`; the float32
- * rounding, nearest_int and the clamp are monotone), so a value whose level is the same in
- * trials p and q has that level in every trial between: the trial range is bisected, and only
- * the values whose levels differ at a range's ends are evaluated at its middle.
+ * product, nearest_int in its exact range (|product| <= 33 here) and the clamp are monotone), so
+ * a value whose level is the same in trials p and q has that level in every trial between:
+ * each value's trial range is bisected until its ends agree.
  */
 function fillLevels(n: number, nmax: number): void {
   const last = TRIALS - 1;
-  let top = 0;
   for (let i = 0; i < n; i++) {
     const a = qxLevel(i, 0, nmax);
     const b = qxLevel(i, last, nmax);
     LEVELS[i] = a;
     LEVELS[last * MAX_N + i] = b;
-    if (a !== b) POOL[top++] = i;
-    else for (let k = 1; k < last; k++) LEVELS[k * MAX_N + i] = a;
-  }
-  let sp = 0;
-  STACK[sp++] = 0;
-  STACK[sp++] = last;
-  STACK[sp++] = 0;
-  STACK[sp++] = top;
-  while (sp > 0) {
-    const count = STACK[--sp];
-    const start = STACK[--sp];
-    const q = STACK[--sp];
-    const p = STACK[--sp];
-    if (q - p < 2 || count === 0) continue;
-    const m = (p + q) >> 1;
-    for (let j = start; j < start + count; j++) {
-      const i = POOL[j];
-      LEVELS[m * MAX_N + i] = qxLevel(i, m, nmax);
-    }
-    // Left half: values whose level changes between p and m; the others are constant there.
-    const left = top;
-    for (let j = start; j < start + count; j++) {
-      const i = POOL[j];
-      const a = LEVELS[p * MAX_N + i];
-      if (a !== LEVELS[m * MAX_N + i]) POOL[top++] = i;
-      else for (let k = p + 1; k < m; k++) LEVELS[k * MAX_N + i] = a;
-    }
-    STACK[sp++] = p;
-    STACK[sp++] = m;
-    STACK[sp++] = left;
-    STACK[sp++] = top - left;
-    const right = top;
-    for (let j = start; j < start + count; j++) {
-      const i = POOL[j];
-      const a = LEVELS[m * MAX_N + i];
-      if (a !== LEVELS[q * MAX_N + i]) POOL[top++] = i;
-      else for (let k = m + 1; k < q; k++) LEVELS[k * MAX_N + i] = a;
-    }
-    STACK[sp++] = m;
-    STACK[sp++] = q;
-    STACK[sp++] = right;
-    STACK[sp++] = top - right;
+    fillBetween(i, 0, a, last, b, nmax);
   }
 }
 
-/**
- * Float64 sums of row k (exact products): lx = sum wx*l, |lx| terms, l2 = sum w*l*l into SUMS[0..2].
- * Returns true when the row equals row `prev`.
- */
-function rowSums(n: number, nmax: number, k: number, prev: number): boolean {
+/** Levels of value i in trials p+1..q-1, given level a in trial p and b in trial q. */
+function fillBetween(i: number, p: number, a: number, q: number, b: number, nmax: number): void {
+  if (a === b) {
+    for (let k = p + 1; k < q; k++) LEVELS[k * MAX_N + i] = a;
+    return;
+  }
+  if (q - p < 2) return;
+  const m = (p + q) >> 1;
+  const c = qxLevel(i, m, nmax);
+  LEVELS[m * MAX_N + i] = c;
+  fillBetween(i, p, a, m, c, nmax);
+  fillBetween(i, m, c, q, b, nmax);
+}
+
+/** Float64 sums of row k (exact products) into SUMS[0..2]: lx = sum wx*l, sum |wx*l|, l2 = sum w*l*l. */
+function rowSums(n: number, nmax: number, k: number): void {
   const r = (k * MAX_N) | 0;
-  const p = (prev * MAX_N) | 0;
-  let diff = 0;
   let lx = 0, alx = 0, l2 = 0;
   for (let i = 0; i < n; i++) {
-    const q = LEVELS[r + i];
-    diff |= q ^ LEVELS[p + i];
-    const l = (q - nmax) | 0;
+    const l = (LEVELS[r + i] - nmax) | 0;
     const t = WX[i] * l;
     lx += t;
     alx += Math.abs(t);
@@ -146,7 +112,35 @@ function rowSums(n: number, nmax: number, k: number, prev: number): boolean {
   SUMS[0] = lx;
   SUMS[1] = alx;
   SUMS[2] = l2;
-  return diff === 0;
+}
+
+/**
+ * SUMS[0..2] from row `prev`'s to row k's, through the values whose level differs (consecutive
+ * trials differ in few). Each update is exact but for one float64 rounding, so after the <= 18 * 16
+ * updates of a search the sums are still within 1e-13 of their sums of |terms|. Returns false
+ * when no level differs.
+ */
+function moveSums(n: number, nmax: number, k: number, prev: number): boolean {
+  const r = (k * MAX_N) | 0;
+  const p = (prev * MAX_N) | 0;
+  let changed = false;
+  let lx = SUMS[0], alx = SUMS[1], l2 = SUMS[2];
+  for (let i = 0; i < n; i++) {
+    const a = LEVELS[r + i];
+    const b = LEVELS[p + i];
+    if (a === b) continue;
+    changed = true;
+    const la = (a - nmax) | 0;
+    const lb = (b - nmax) | 0;
+    const wx = WX[i];
+    lx += wx * (la - lb);
+    alx += Math.abs(wx * la) - Math.abs(wx * lb);
+    l2 += WS[i] * (la * la - lb * lb);
+  }
+  SUMS[0] = lx;
+  SUMS[1] = alx;
+  SUMS[2] = l2;
+  return changed;
 }
 
 /** C's float32 sumlx += w*x*l and suml2 += w*l*l of row k into SUMS[3], SUMS[4]. */
@@ -224,11 +218,12 @@ export function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: numbe
   let best = fr(scale * sumlx);
   let bestRow = 9;
   let prev = 9;
+  rowSums(n, nmax, 9);
   for (let k = 0; k < TRIALS; k++) {
     if (k === 9) continue;
-    const same = rowSums(n, nmax, k, prev); // same levels as the previous trial: same outcome
+    const changed = moveSums(n, nmax, k, prev); // same levels as the previous trial: same outcome
     prev = k;
-    if (same) continue;
+    if (!changed) continue;
     const decision = qxDecide(best);
     if (decision === 0) continue;
     exactSums(n, nmax, k);
