@@ -12,6 +12,9 @@ import {
   quantizeRowsQ6K,
 } from "../src/quant/kernels/kquants.ts";
 import { firstByteMismatch, firstFloatMismatch, goldenEntries, loadGolden, rmse, type GoldenTypeName } from "./golden.ts";
+import { makeQkx2Quants } from "../src/quant/kernels/kquants-qkx2.ts";
+import { makeQ3Quants, makeQxQuants } from "../src/quant/kernels/kquants-search.ts";
+import * as ref from "./kquants-reference.ts";
 import { refQuantizeQ2K, refQuantizeQ3K, refQuantizeQ4K, refQuantizeQ5K, refQuantizeQ6K } from "./kquants-reference.ts";
 
 type Quantize = (src: Float32Array, dst: Uint8Array) => void;
@@ -202,6 +205,65 @@ describe.each(TYPES)("$name fast kernel against the plain reference port", (t) =
         t.quantize(x.subarray(256 * b, 256 * (b + perCall)), out.subarray(b * t.bytes, (b + perCall) * t.bytes));
       }
       expect(firstByteMismatch(out, whole, t.bytes), `${perCall} block(s) per call`).toBe(null);
+    }
+  });
+});
+
+/**
+ * The scale searches alone, on many more sub-blocks than the kernel tests (the fast searches
+ * decide most trials on float64 bounds and fall back to C's float32 arithmetic only near ties,
+ * NaN or overflow: rare paths that need many inputs to be reached).
+ */
+describe("scale searches against the plain reference port", () => {
+  function subBlock(r: () => number, x: Float32Array): void {
+    const gauss = () => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
+    const kind = Math.floor(r() * 8);
+    const scale = 10 ** (Math.floor(r() * 41) - 20);
+    for (let i = 0; i < x.length; i++) {
+      const v = kind === 0 ? Math.round((r() - 0.5) * 16) / 2 : kind === 1 ? Math.abs(gauss()) : kind === 2 ? (r() < 0.7 ? 0 : gauss()) : kind === 3 ? gauss() + 3 : kind === 4 ? Math.round(gauss() * 4) : gauss();
+      x[i] = v * scale;
+    }
+  }
+
+  it.each([
+    ["Q4_K", 32, 15, -1, 20, false],
+    ["Q5_K", 32, 31, -0.5, 15, false],
+    ["Q2_K", 16, 3, -0.5, 15, true],
+  ] as const)("make_qkx2_quants as in %s", (_name, n, nmax, rmin, nstep, mad) => {
+    const r = prng(n * 100 + nmax);
+    const x = new Float32Array(n);
+    const w = new Float32Array(n);
+    const fastL = new Uint8Array(n);
+    const refL = new Int32Array(n);
+    const fastMin = new Float32Array(1);
+    const refMin = new Float32Array(1);
+    const f01 = Math.fround(0.1);
+    for (let k = 0; k < 2500; k++) {
+      subBlock(r, x);
+      let sumX2 = 0;
+      for (let i = 0; i < n; i++) sumX2 = Math.fround(sumX2 + Math.fround(x[i] * x[i]));
+      const av = Math.fround(Math.sqrt(Math.fround(sumX2 / 32)));
+      for (let i = 0; i < n; i++) w[i] = mad ? Math.abs(x[i]) : av + Math.abs(x[i]);
+      const fast = makeQkx2Quants(n, nmax, x, 0, w, fastL, 0, fastMin, 0, rmin, f01, nstep, mad);
+      const expected = ref.makeQkx2Quants(n, nmax, x, w, refL, refMin, 0, rmin, f01, nstep, mad);
+      const same = Object.is(fast, expected) && Object.is(fastMin[0], refMin[0]) && fastL.every((l, i) => l === refL[i]);
+      if (!same) expect.fail(`sub-block ${k}: [${Array.from(x).join(", ")}]`);
+    }
+  });
+
+  it("make_qx_quants (Q6_K) and make_q3_quants (Q3_K)", () => {
+    const r = prng(616);
+    const x = new Float32Array(16);
+    const fastL = new Uint8Array(16);
+    const refL = new Int32Array(16);
+    for (let k = 0; k < 5000; k++) {
+      subBlock(r, x);
+      const qx = makeQxQuants(16, 32, x, 0, fastL, 0);
+      const qxRef = ref.makeQxQuants(16, 32, x, refL);
+      if (!Object.is(qx, qxRef) || !fastL.every((l, i) => l === refL[i])) expect.fail(`qx sub-block ${k}: [${Array.from(x).join(", ")}]`);
+      const q3 = makeQ3Quants(16, 4, x, 0, fastL, 0);
+      const q3Ref = ref.makeQ3Quants(16, 4, x, refL);
+      if (!Object.is(q3, q3Ref) || !fastL.every((l, i) => l === refL[i])) expect.fail(`q3 sub-block ${k}: [${Array.from(x).join(", ")}]`);
     }
   });
 });

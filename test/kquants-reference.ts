@@ -11,7 +11,7 @@ import { fp16BitsToFp32, fp32ToFp16Bits } from "../src/quant/half.ts";
 const fr = Math.fround;
 const F01 = Math.fround(0.1);
 
-function makeQxQuants(n: number, nmax: number, x: Float32Array, L: Int32Array): number {
+export function makeQxQuants(n: number, nmax: number, x: Float32Array, L: Int32Array): number {
   let max = 0;
   let amax = 0;
   for (let i = 0; i < n; i++) {
@@ -62,7 +62,7 @@ function makeQxQuants(n: number, nmax: number, x: Float32Array, L: Int32Array): 
   return scale;
 }
 
-function makeQ3Quants(n: number, nmax: number, x: Float32Array, L: Int32Array): number {
+export function makeQ3Quants(n: number, nmax: number, x: Float32Array, L: Int32Array): number {
   let max = 0;
   let amax = 0;
   for (let i = 0; i < n; i++) {
@@ -114,7 +114,7 @@ function makeQ3Quants(n: number, nmax: number, x: Float32Array, L: Int32Array): 
   return suml2 > 0 ? fr(sumlx / suml2) : 0;
 }
 
-function makeQkx2Quants(
+export function makeQkx2Quants(
   n: number, nmax: number, x: Float32Array, w: Float32Array, L: Int32Array, mins: Float32Array, j: number,
   rmin: number, rdelta: number, nstep: number, useMad: boolean,
 ): number {
