@@ -14,11 +14,12 @@ import * as exportCommand from "./export.ts";
 import * as importCommand from "./import.ts";
 import * as verifyCommand from "./verify.ts";
 import * as pruneCommand from "./prune.ts";
+import * as pullCommand from "./pull.ts";
 import * as createCommand from "./create.ts";
 import * as showCommand from "./show.ts";
 
 /** Each command module exports `register(program)`; add a command by adding its module here. */
-const commandModules: Array<{ register(program: Command): void }> = [inspectCommand, convertCommand, quantizeCommand, listCommand, cpCommand, rmCommand, exportCommand, importCommand, verifyCommand, pruneCommand, createCommand, showCommand];
+const commandModules: Array<{ register(program: Command): void }> = [inspectCommand, convertCommand, quantizeCommand, listCommand, cpCommand, rmCommand, exportCommand, importCommand, verifyCommand, pruneCommand, createCommand, showCommand, pullCommand];
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command("gguf-tool")
