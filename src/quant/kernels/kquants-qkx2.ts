@@ -70,6 +70,7 @@ const HI = 25;
 const MAX_ABS_DX = 26; // largest |x - min|, for the current min
 const CUR_ISCALE = 27; // iscale of the levels in CUR, with the current min (0: none)
 const FIRST_GROW = 28; // smallest GROW_AT
+const TRIAL_ISCALE = 29; // the iscale allLevels and stepLevels work with (a double argument would be boxed)
 let kN = 0;
 let kUseMad = false;
 let kBestExactKnown = false;
@@ -117,13 +118,14 @@ function growAt(q: number, i: number, nmax: number): number {
 }
 
 /**
- * All levels at `iscale` into CUR, their float64 sums (w*l, w*l*l, w*l*x, w*l*|x|, exact
- * products) into S[SL..SAXL], and their growth thresholds. Returns true when some level changed.
+ * All levels at iscale S[TRIAL_ISCALE] into CUR, their float64 sums (w*l, w*l*l, w*l*x, w*l*|x|,
+ * exact products) into S[SL..SAXL], and their growth thresholds. Returns true when some level
+ * changed.
  */
-function allLevels(iscale: number): boolean {
+function allLevels(): boolean {
   const n = kN | 0;
   const nmax = S[NMAX] | 0;
-  const is = fr(iscale);
+  const is = S[TRIAL_ISCALE];
   let changed = 0;
   let l1 = 0, l2 = 0, xl = 0, axl = 0;
   let first = Infinity;
@@ -150,7 +152,7 @@ function allLevels(iscale: number): boolean {
 }
 
 /**
- * The levels at `iscale` into CUR, like allLevels, when iscale is not below CUR's: with the same
+ * The levels at iscale S[TRIAL_ISCALE] into CUR, like allLevels, when it is not below CUR's: with the same
  * min each level is monotone in iscale (the float32 product, nearest_int in its exact range and
  * the clamp all are) and can only grow once fr(iscale * (x - min)) reaches q + 0.5. Below its
  * GROW_AT by a relative 1.1e-6 (far more than float32's rounding of the product and float64's of
@@ -159,9 +161,9 @@ function allLevels(iscale: number): boolean {
  * |iscale * (x - min)| < 4e6, inside nearest_int's exact range (2^22); otherwise all levels are
  * recomputed. Returns true when some level changed.
  */
-function stepLevels(iscale: number): boolean {
-  const is = fr(iscale);
-  if (!(is >= S[CUR_ISCALE] && S[CUR_ISCALE] > 0 && is * S[MAX_ABS_DX] < 4e6)) return allLevels(is);
+function stepLevels(): boolean {
+  const is = S[TRIAL_ISCALE];
+  if (!(is >= S[CUR_ISCALE] && S[CUR_ISCALE] > 0 && is * S[MAX_ABS_DX] < 4e6)) return allLevels();
   S[CUR_ISCALE] = is;
   const reach = is * 1.0000011; // reach >= GROW_AT: is > GROW_AT * (1 - 1.1e-6)
   if (reach < S[FIRST_GROW]) return false; // no level can have grown
@@ -465,7 +467,8 @@ export function makeQkx2Quants(
   // The initial guess.
   const iscale0 = fr(nmax / S[RANGE]);
   S[SCALE] = fr(1 / iscale0);
-  allLevels(iscale0);
+  S[TRIAL_ISCALE] = iscale0;
+  allLevels();
   S[C_SCALE] = S[SCALE];
   S[C_SCALE_R] = 0;
   S[C_MIN] = S[MIN];
@@ -479,10 +482,12 @@ export function makeQkx2Quants(
   // Trial 0 has a smaller iscale than the initial guess: all its levels are computed, and it is
   // always evaluated. Every later trial whose levels equal the previous trial's is the same
   // candidate, already compared: skipped.
-  allLevels(trialIscale(rmin, rdelta, 0));
+  S[TRIAL_ISCALE] = trialIscale(rmin, rdelta, 0);
+  allLevels();
   evaluateTrial();
   for (let is = 1; is <= nstep; is++) {
-    if (stepLevels(trialIscale(rmin, rdelta, is))) evaluateTrial();
+    S[TRIAL_ISCALE] = trialIscale(rmin, rdelta, is);
+    if (stepLevels()) evaluateTrial();
   }
   for (let i = 0; i < n; i++) L[lo + i] = BEST[i];
   mins[mj] = -S[MIN];
