@@ -8,7 +8,7 @@ import { ToolError } from "../src/formats/errors.ts";
 import { blobPath } from "../src/ollama/blobs.ts";
 import { exportGguf, exportModels } from "../src/ollama/export.ts";
 import { importModels } from "../src/ollama/import.ts";
-import { readManifest } from "../src/ollama/manifest.ts";
+import { manifestBlobs, readManifest } from "../src/ollama/manifest.ts";
 import { parseModelfile } from "../src/ollama/modelfile.ts";
 import { parseModelName } from "../src/ollama/names.ts";
 import { listModels } from "../src/ollama/store-read.ts";
@@ -71,6 +71,24 @@ describe("export -> import", () => {
       expect(again.blobsWritten).toBe(0);
     });
   }
+
+  it("reports byte progress for export, import and verify, ending at the totals", async () => {
+    type P = { item: number; itemCount: number; bytesDone: number; bytesTotal: number };
+    const last = (seen: P[]) => seen.at(-1)!;
+    const blobs = manifestBlobs((await readManifest(store, parseModelName("tiny-full"))).manifest);
+    const total = blobs.reduce((s, l) => s + l.size, 0);
+    const n = blobs.length;
+    const seenExport: P[] = [];
+    await exportModels(store, [parseModelName("tiny-full")], join(work, "p.tar"), (p) => seenExport.push(p));
+    expect(last(seenExport)).toMatchObject({ item: n, itemCount: n, bytesDone: total, bytesTotal: total });
+    expect(seenExport.every((p, i) => i === 0 || p.bytesDone >= seenExport[i - 1].bytesDone)).toBe(true);
+    const seenImport: P[] = [];
+    await importModels(join(work, "p-store"), join(work, "p.tar"), { onProgress: (p) => seenImport.push(p) });
+    expect(last(seenImport)).toMatchObject({ item: n, itemCount: n, bytesDone: total, bytesTotal: total });
+    const seenVerify: P[] = [];
+    await verifyStore(join(work, "p-store"), undefined, (p) => seenVerify.push(p));
+    expect(last(seenVerify)).toMatchObject({ item: n, itemCount: n, bytesDone: total, bytesTotal: total });
+  });
 
   it("the folder is Ollama's layout with Windows-safe blob names; the tar lists the same files, manifests first", async () => {
     const folder = join(work, "f");

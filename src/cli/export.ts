@@ -8,6 +8,7 @@ import { exportGguf, exportModels, exportModelsToStream } from "../ollama/export
 import { humanBytes } from "../ollama/human-units.ts";
 import { requireModelsDir } from "../ollama/models-dir.ts";
 import { parseModelName } from "../ollama/names.ts";
+import { createProgressReporter } from "./progress.ts";
 import { type ModelsDirFlags, modelsDirFrom, plural, withModelsDirOption } from "./store-options.ts";
 
 interface ExportFlags extends ModelsDirFlags {
@@ -42,14 +43,21 @@ export function register(program: Command): void {
     }
     if (flags.output === "-") {
       if (process.stdout.isTTY) throw new Error("refusing to write a tar to a terminal; redirect stdout or give -o <file.tar>");
-      const r = await exportModelsToStream(modelsDir, parsed, async (chunk) => {
-        if (!process.stdout.write(chunk)) await once(process.stdout, "drain");
-      });
+      const progress = createProgressReporter();
+      const r = await exportModelsToStream(
+        modelsDir,
+        parsed,
+        async (chunk) => {
+          if (!process.stdout.write(chunk)) await once(process.stdout, "drain");
+        },
+        (p) => progress.update(p),
+      ).finally(() => progress.done());
       for (const w of r.warnings) process.stderr.write(`gguf-tool: warning: ${w}\n`);
       for (const m of r.models) process.stderr.write(`exported '${m}'\n`);
       return;
     }
-    const r = await exportModels(modelsDir, parsed, flags.output);
+    const progress = createProgressReporter();
+    const r = await exportModels(modelsDir, parsed, flags.output, (p) => progress.update(p)).finally(() => progress.done());
     for (const w of r.warnings) process.stderr.write(`gguf-tool: warning: ${w}\n`);
     for (const m of r.models) process.stdout.write(`exported '${m}'\n`);
     const skipped = r.skippedExisting > 0 ? `, ${r.skippedExisting} already there` : "";

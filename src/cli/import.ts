@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { humanBytes } from "../ollama/human-units.ts";
 import { importModels } from "../ollama/import.ts";
 import { parseModelName } from "../ollama/names.ts";
+import { createProgressReporter } from "./progress.ts";
 import { type ModelsDirFlags, modelsDirFrom, plural, withModelsDirOption } from "./store-options.ts";
 
 interface ImportFlags extends ModelsDirFlags {
@@ -25,7 +26,12 @@ export function register(program: Command): void {
     const modelsDir = modelsDirFrom(flags);
     if (source === "-" && process.stdin.isTTY) throw new Error("import -: stdin is a terminal, not a tar stream");
     const from = source === "-" ? { label: "stdin", stream: process.stdin } : source;
-    const r = await importModels(modelsDir, from, { as: flags.as === undefined ? undefined : parseModelName(flags.as), force: flags.force });
+    const progress = createProgressReporter();
+    const r = await importModels(modelsDir, from, {
+      as: flags.as === undefined ? undefined : parseModelName(flags.as),
+      force: flags.force,
+      onProgress: (p) => progress.update(p),
+    }).finally(() => progress.done());
     for (const w of r.warnings) process.stderr.write(`gguf-tool: warning: ${w}\n`);
     for (const m of r.models) process.stdout.write(`${m.status} '${m.name}'\n`);
     process.stdout.write(`${plural(r.blobsWritten, "blob")} written (${humanBytes(r.bytesWritten)}), ${r.blobsReused} already in ${modelsDir}\n`);

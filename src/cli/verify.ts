@@ -4,6 +4,7 @@ import { humanBytes } from "../ollama/human-units.ts";
 import { requireModelsDir } from "../ollama/models-dir.ts";
 import { parseModelName } from "../ollama/names.ts";
 import { verifyStore } from "../ollama/store-maintain.ts";
+import { createProgressReporter } from "./progress.ts";
 import { type ModelsDirFlags, modelsDirFrom, plural, withModelsDirOption } from "./store-options.ts";
 
 interface VerifyFlags extends ModelsDirFlags {
@@ -19,7 +20,8 @@ export function register(program: Command): void {
       .option("--json", "print the result as JSON"),
   ).action(async (names: string[], flags: VerifyFlags) => {
     const modelsDir = requireModelsDir(modelsDirFrom(flags));
-    const r = await verifyStore(modelsDir, names.map(parseModelName));
+    const progress = createProgressReporter();
+    const r = await verifyStore(modelsDir, names.map(parseModelName), (p) => progress.update(p)).finally(() => progress.done());
     const bad = r.problems.length > 0 || r.unreadable.length > 0;
     if (flags.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
     else {

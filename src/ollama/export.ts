@@ -13,6 +13,7 @@ import { blobFileName, blobPath, type ByteSource, readBlobVerified } from "./blo
 import { readInstalledModel } from "./installed.ts";
 import { type Layer, type ManifestFile, manifestBlobs, readManifest } from "./manifest.ts";
 import { printModelfile } from "./modelfile.ts";
+import { type OnStoreProgress, ProgressTracker } from "./progress.ts";
 import { displayName, type ModelName } from "./names.ts";
 import { TarWriter } from "./tar.ts";
 
@@ -91,7 +92,7 @@ export async function exportModels(
   modelsDir: string,
   names: ModelName[],
   output: string,
-  onBlob?: (digest: string, size: number) => void,
+  onProgress?: OnStoreProgress,
 ): Promise<ExportResult> {
   if (/\.(t?gz|tar\.(gz|bz2|xz|zst))$/i.test(output)) {
     // quantized weights barely compress; a compressor in a pipe is the user's choice
@@ -108,7 +109,7 @@ export async function exportModels(
     warnings,
   };
   if (result.format === "tar") {
-    await exportTar(modelsDir, manifests, blobs, output, onBlob);
+    await exportTar(modelsDir, manifests, blobs, output, onProgress);
     result.bytes = blobs.reduce((s, l) => s + l.size, 0);
     return result;
   }
@@ -117,14 +118,15 @@ export async function exportModels(
   } catch (err) {
     throw new ToolError(output, `cannot create the export folder: ${(err as Error).message}`);
   }
+  const progress = new ProgressTracker(blobs.length, blobs.reduce((s, l) => s + l.size, 0), onProgress);
   for (const l of blobs) {
     const dest = join(output, "blobs", blobFileName(l.digest));
     if ((await fileSize(dest)) === l.size) {
       result.skippedExisting++;
+      progress.setTotals(blobs.length - result.skippedExisting, blobs.reduce((s, b) => s + b.size, 0) - l.size);
       continue;
     }
-    onBlob?.(l.digest, l.size);
-    await writeFileAtomically(dest, readBlobVerified(modelsDir, l.digest, l.size));
+    await writeFileAtomically(dest, progress.track(l.digest, readBlobVerified(modelsDir, l.digest, l.size)));
     result.bytes += l.size;
   }
   for (const m of manifests) {
@@ -140,11 +142,11 @@ async function exportTar(
   manifests: ManifestFile[],
   blobs: Layer[],
   output: string,
-  onBlob?: (digest: string, size: number) => void,
+  onProgress?: OnStoreProgress,
 ): Promise<void> {
   const file = await createAtomicFile(output);
   try {
-    await writeTarExport(modelsDir, manifests, blobs, (chunk) => writeAll(file, [chunk]), onBlob);
+    await writeTarExport(modelsDir, manifests, blobs, (chunk) => writeAll(file, [chunk]), onProgress);
   } catch (err) {
     await file.abort();
     throw err;
@@ -158,7 +160,7 @@ async function writeTarExport(
   manifests: ManifestFile[],
   blobs: Layer[],
   sink: (chunk: Buffer) => Promise<void>,
-  onBlob?: (digest: string, size: number) => void,
+  onProgress?: OnStoreProgress,
 ): Promise<void> {
   const tar = new TarWriter(sink);
   const dirs = new Set<string>();
@@ -174,9 +176,9 @@ async function writeTarExport(
   }
   const now = new Date();
   await tar.addDirectory("blobs", now);
+  const progress = new ProgressTracker(blobs.length, blobs.reduce((s, l) => s + l.size, 0), onProgress);
   for (const l of blobs) {
-    onBlob?.(l.digest, l.size);
-    await tar.addFile(`blobs/${blobFileName(l.digest)}`, l.size, readBlobVerified(modelsDir, l.digest, l.size), now);
+    await tar.addFile(`blobs/${blobFileName(l.digest)}`, l.size, progress.track(l.digest, readBlobVerified(modelsDir, l.digest, l.size)), now);
   }
   await tar.finish();
 }
@@ -190,10 +192,10 @@ export async function exportModelsToStream(
   modelsDir: string,
   names: ModelName[],
   sink: (chunk: Buffer) => Promise<void>,
-  onBlob?: (digest: string, size: number) => void,
+  onProgress?: OnStoreProgress,
 ): Promise<ExportResult> {
   const { manifests, blobs, warnings } = await collect(modelsDir, names);
-  await writeTarExport(modelsDir, manifests, blobs, sink, onBlob);
+  await writeTarExport(modelsDir, manifests, blobs, sink, onProgress);
   return {
     output: "-",
     format: "tar",

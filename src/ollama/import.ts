@@ -25,6 +25,7 @@ import {
   writeManifest,
 } from "./manifest.ts";
 import { displayName, type ModelName, modelNameFromParts } from "./names.ts";
+import { type OnStoreProgress, ProgressTracker } from "./progress.ts";
 import { removeUnreferencedBlobs } from "./store-maintain.ts";
 import { readTar } from "./tar.ts";
 
@@ -33,8 +34,8 @@ export interface ImportOptions {
   as?: ModelName;
   /** replace an installed model of the same name whose manifest differs */
   force?: boolean;
-  /** called before each blob is read */
-  onBlob?: (digest: string, size: number) => void;
+  /** called for every chunk of blob data read */
+  onProgress?: OnStoreProgress;
 }
 
 export interface ImportResult {
@@ -178,6 +179,7 @@ export async function importModels(modelsDir: string, from: string | TarSource, 
     items = isDir ? folderItems(from) : tarItems({ label: from, stream: createReadStream(from, { highWaterMark: 1 << 20 }) });
   } else items = tarItems(from);
   const result: ImportResult = { models: [], blobsWritten: 0, blobsReused: 0, bytesWritten: 0, warnings: [] };
+  const progress = new ProgressTracker(0, 0, options.onProgress);
   const pending: PendingManifest[] = [];
   const verified = new Set<string>();
   /** blobs written and checked in the private temp folder, moved into blobs/ only at the end */
@@ -224,10 +226,11 @@ export async function importModels(modelsDir: string, from: string | TarSource, 
       if (declared && declared.size !== item.size) {
         throw new ToolError(`${source}: ${item.path}`, `blob is ${item.size} bytes but the manifest says ${declared.size}`);
       }
-      options.onBlob?.(item.digest, item.size);
+      const declaredBlobs = new Map(pending.flatMap((p) => manifestBlobs(p.manifest)).map((l) => [l.digest, l.size]));
+      progress.setTotals(declaredBlobs.size, [...declaredBlobs.values()].reduce((a, b) => a + b, 0));
       let blob: StagedBlob;
       try {
-        blob = await stageBlobFromStream(modelsDir, item.body, item.digest);
+        blob = await stageBlobFromStream(modelsDir, progress.track(item.digest, item.body), item.digest);
       } catch (err) {
         if (err instanceof ToolError && err.subject === item.digest) {
           throw new ToolError(`${source}: ${item.path}`, `corrupt blob, refused: ${err.detail}`);

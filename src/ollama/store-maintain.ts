@@ -3,11 +3,13 @@
  * byte), `rm` (manifest, then blobs no other manifest uses, then empty folders), `verify` (re-hash
  * every referenced blob) and `prune` (orphaned blobs and leftover temporary files).
  */
+import { createReadStream } from "node:fs";
 import { readdir, rm, rmdir, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { blobPath, hashFile, isDigest, parseDigest } from "./blobs.ts";
+import { blobPath, hashStream, isDigest, parseDigest } from "./blobs.ts";
 import { type Layer, type ManifestFile, manifestBlobs, nameForWriting, readManifest, writeManifest } from "./manifest.ts";
 import { displayName, type ModelName } from "./names.ts";
+import { type OnStoreProgress, ProgressTracker } from "./progress.ts";
 import { isProcessAlive, STORE_TEMP_DIR_NAME, storeFsError } from "./store-fs.ts";
 import { readAllManifests, referencedDigests } from "./store-read.ts";
 
@@ -121,12 +123,12 @@ export interface VerifyResult {
 
 /**
  * Re-hashes every blob the given models (default: every model) reference, each blob once, and
- * reports missing or corrupt ones with the models they break. `onBlob` is called before each hash.
+ * reports missing or corrupt ones with the models they break. `onProgress` sees every chunk hashed.
  */
 export async function verifyStore(
   modelsDir: string,
   names?: ModelName[],
-  onBlob?: (digest: string, size: number) => void,
+  onProgress?: OnStoreProgress,
 ): Promise<VerifyResult> {
   let manifests: ManifestFile[];
   let unreadable: VerifyResult["unreadable"] = [];
@@ -143,26 +145,24 @@ export async function verifyStore(
   }
   const problems: BlobProblem[] = [];
   let bytesChecked = 0;
+  const progress = new ProgressTracker(users.size, [...users.values()].reduce((s, u) => s + u.layer.size, 0), onProgress);
   for (const [digest, { layer, models }] of users) {
     const path = blobPath(modelsDir, digest);
     const report = (problem: BlobProblem["problem"], detail: string) =>
       problems.push({ digest, problem, detail, mediaType: layer.mediaType, models });
-    let size: number;
     try {
       const st = await stat(path);
       if (!st.isFile()) {
         report("corrupt", "is not a regular file");
         continue;
       }
-      size = st.size;
     } catch {
       report("missing", "blob file is missing");
       continue;
     }
-    onBlob?.(digest, size);
     let hashed;
     try {
-      hashed = await hashFile(path);
+      hashed = await hashStream(progress.track(digest, createReadStream(path, { highWaterMark: 1 << 20 })));
     } catch (err) {
       throw storeFsError(err, path, "read a blob");
     }
