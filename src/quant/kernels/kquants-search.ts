@@ -7,7 +7,7 @@
  * make_qx_quants tries 19 scales over 16 values, and its cost in JS is the levels (a float32
  * product and nearest_int per value and trial) and the float32 sums (an add and two conversions
  * per step on the loop-carried path, where C has one addss). Its trials are independent, and a
- * value's level is monotone across them, so levels are evaluated only where they can change
+ * value's level is monotone across them, so levels are re-evaluated only where they can change
  * (fillLevels); each trial's sums are taken in float64 (exact products), and C's "is it
  * better?" test is decided on them with a rigorous bound on C's float32 values (qxDecide); only
  * the first trial, adopted trials and near-ties get C's exact float32 sums. A trial whose levels
@@ -28,6 +28,8 @@ const TRIALS = 19;
 const XS = new Float64Array(32); // the sub-block's values
 const WS = new Float64Array(32); // fr(x*x)
 const WX = new Float64Array(32); // fr(fr(x*x)*x)
+const INV_AX = new Float64Array(32); // 1 / |x| (0 for x = 0)
+const CHANGE_AT = new Float64Array(32); // fillLevels: |iscale| from which a level could change
 const ISCALE = new Float64Array(32); // trial k's iscale (k = is + 9)
 const LEVELS = new Uint8Array(TRIALS * MAX_N); // row k: the levels (l + nmax) of trial k
 const SUMS = new Float64Array(32); // rowSums: float64 lx, |lx|, l2; exactSums: C's sumlx, suml2
@@ -67,35 +69,42 @@ function qxLevel(i: number, k: number, nmax: number): number {
 }
 
 /**
- * Every trial's levels into LEVELS, evaluating C's level only where it can change. Each
- * value's level is monotone across the trials (iscale moves one way with `is`; the float32
- * product, nearest_int in its exact range (|product| <= 33 here) and the clamp are monotone), so
- * a value whose level is the same in trials p and q has that level in every trial between:
- * each value's trial range is bisected until its ends agree.
+ * Every trial's levels into LEVELS, evaluating C's level only where it can change. From trial
+ * to trial (is = -9..9) |iscale| grows, so |iscale * x| grows and a level moves away from 0 (the
+ * float32 product, round-half-even, which is symmetric, and the clamp are monotone; |product| <=
+ * 33 keeps nearest_int exact): level l can only change once |iscale| reaches (|l| + 0.5) / |x|.
+ * Below that by a relative 1.1e-6 (far more than float32's rounding of the product and float64's
+ * of the threshold) it cannot, so each trial re-evaluates only the values at their threshold.
  */
 function fillLevels(n: number, nmax: number): void {
-  const last = TRIALS - 1;
   for (let i = 0; i < n; i++) {
-    const a = qxLevel(i, 0, nmax);
-    const b = qxLevel(i, last, nmax);
-    LEVELS[i] = a;
-    LEVELS[last * MAX_N + i] = b;
-    fillBetween(i, 0, a, last, b, nmax);
+    const q = qxLevel(i, 0, nmax);
+    LEVELS[i] = q;
+    setChangeAt(q, i, nmax);
+  }
+  for (let k = 1; k < TRIALS; k++) {
+    const reach = Math.abs(ISCALE[k]) * 1.0000011; // reach >= CHANGE_AT: |iscale| > CHANGE_AT * (1 - 1.1e-6)
+    const r = (k * MAX_N) | 0;
+    for (let i = 0; i < n; i++) {
+      let q = LEVELS[r - MAX_N + i];
+      if (reach >= CHANGE_AT[i]) {
+        q = qxLevel(i, k, nmax);
+        setChangeAt(q, i, nmax);
+      }
+      LEVELS[r + i] = q;
+    }
   }
 }
 
-/** Levels of value i in trials p+1..q-1, given level a in trial p and b in trial q. */
-function fillBetween(i: number, p: number, a: number, q: number, b: number, nmax: number): void {
-  if (a === b) {
-    for (let k = p + 1; k < q; k++) LEVELS[k * MAX_N + i] = a;
-    return;
-  }
-  if (q - p < 2) return;
-  const m = (p + q) >> 1;
-  const c = qxLevel(i, m, nmax);
-  LEVELS[m * MAX_N + i] = c;
-  fillBetween(i, p, a, m, c, nmax);
-  fillBetween(i, m, c, q, b, nmax);
+/**
+ * CHANGE_AT[i]: the |iscale| from which level q (stored l + nmax) of value i could change, else
+ * Infinity. (Stored, not returned: a double returned from a call that is not inlined is boxed.)
+ */
+function setChangeAt(q: number, i: number, nmax: number): void {
+  const l = q - nmax;
+  const inv = INV_AX[i]; // 1 / |x|: 0 for x = 0 (level 0 for good)
+  // at the clamp on its side, or x = 0: never
+  CHANGE_AT[i] = l >= nmax - 1 || l <= -nmax || inv === 0 ? Infinity : (Math.abs(l) + 0.5) * inv;
 }
 
 /** Float64 sums of row k (exact products) into SUMS[0..2]: lx = sum wx*l, sum |wx*l|, l2 = sum w*l*l. */
@@ -198,6 +207,7 @@ export function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: numbe
       max = xi;
     }
     XS[i] = xi;
+    INV_AX[i] = ax !== 0 ? 1 / ax : 0;
     const w = fr(xi * xi);
     WS[i] = w;
     WX[i] = fr(w * xi);
