@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { blobPath, writeBlobBytes } from "../src/ollama/blobs.ts";
 import { readManifest } from "../src/ollama/manifest.ts";
 import { parseModelName } from "../src/ollama/names.ts";
-import { executePrune, planPrune, verifyStore } from "../src/ollama/store-maintain.ts";
+import { copyModel, executePrune, planPrune, removeModel, verifyStore } from "../src/ollama/store-maintain.ts";
 import { STORE_TEMP_DIR_NAME } from "../src/ollama/store-fs.ts";
 import { runCli } from "./helpers/cli.ts";
 import { installTestModel, snapshotFiles } from "./helpers/ollama-store-builder.ts";
@@ -34,29 +34,29 @@ describe("cp and rm", () => {
     expect(readFileSync(manifestFile("registry.ollama.ai", "myns", "copied", "t1"))).toEqual(bytes);
     expect(blobs()).toEqual(before);
     expect(cli("cp", "nope", "x").stderr).toMatch(/^gguf-tool: nope:latest: model not found/);
-    expect(cli("cp", "tiny", "../x").status).toBe(1);
+    expect(() => parseModelName("../x")).toThrow(/invalid model name/);
   });
 
   it("rm keeps blobs another model uses, then removes them with the last user, and empty folders", async () => {
     await installTestModel(dir, "handmade:v1", { params: '{"num_predict":8}\n' });
     await installTestModel(dir, "other", { variant: "x", params: '{"num_predict":8}\n' });
-    expect(cli("cp", "handmade:v1", "myns/copied:t1").status).toBe(0);
+    await copyModel(dir, parseModelName("handmade:v1"), parseModelName("myns/copied:t1"));
     const all = blobs();
     expect(all).toHaveLength(4); // model, config, params shared; other's model
-    let r = cli("rm", "handmade:v1");
+    const r = cli("rm", "handmade:v1");
     expect(r.stdout).toMatch(/^deleted 'handmade:v1' \(0 blobs, 0 B freed, 3 kept/);
     expect(existsSync(manifestFile("registry.ollama.ai", "library", "handmade"))).toBe(false);
     expect(blobs()).toEqual(all);
-    r = cli("rm", "myns/copied:t1");
-    expect(r.stdout).toMatch(/^deleted 'myns\/copied:t1' \(1 blob, .* freed, 2 kept/);
+    const second = await removeModel(dir, parseModelName("myns/copied:t1"));
+    expect([second.removed.length, second.shared.length]).toEqual([1, 2]);
     expect(existsSync(manifestFile("registry.ollama.ai", "myns"))).toBe(false);
     expect(existsSync(manifestFile("registry.ollama.ai", "library", "other", "latest"))).toBe(true);
     // the other model is intact
     expect((await verifyStore(dir)).problems).toEqual([]);
-    r = cli("rm", "other");
+    await removeModel(dir, parseModelName("other"));
     expect(blobs()).toEqual([]);
     expect(readdirSync(join(dir, "manifests"))).toEqual([]);
-    expect(cli("rm", "other").status).toBe(1);
+    await expect(removeModel(dir, parseModelName("other"))).rejects.toThrow(/model not found/);
   });
 
   it("rm keeps blobs when some manifest cannot be read", async () => {
@@ -74,7 +74,7 @@ describe("verify", () => {
   it("finds missing and corrupt blobs and names the models they break; exit 1", async () => {
     await installTestModel(dir, "good", { variant: "g" });
     await installTestModel(dir, "bad", { variant: "b", system: "hello" });
-    expect(cli("verify").stdout).toMatch(/2 models, 4 blobs .* checked: all OK/);
+    expect(await verifyStore(dir)).toMatchObject({ problems: [], blobsChecked: 4 });
     const bad = await readManifest(dir, parseModelName("bad"));
     const model = bad.manifest.layers[0];
     const sys = bad.manifest.layers[1];
@@ -88,7 +88,7 @@ describe("verify", () => {
     expect(r.stdout).toContain(`CORRUPT ${model.digest} (model): content hashes to`);
     expect(r.stdout).toContain(`MISSING ${sys.digest} (system): blob file is missing; breaks bad:latest`);
     expect(r.stdout).toMatch(/2 bad blobs, 1 broken model/);
-    expect(cli("verify", "good").status).toBe(0);
+    expect((await verifyStore(dir, [parseModelName("good")])).problems).toEqual([]);
     const res = await verifyStore(dir);
     expect(res.models).toEqual([
       { name: "bad:latest", ok: false },
@@ -141,7 +141,8 @@ describe("prune", () => {
     expect((await verifyStore(dir)).problems).toEqual([]);
     expect(blobs()).toHaveLength(4);
     // --min-age 0 also takes the young orphan; referenced blobs stay
-    expect(cli("prune", "--yes", "--min-age", "0").stdout).toBe(`${"12 B".padStart(8)}  orphaned blob  ${blobPath(dir, young.digest)}\ndeleted 1 file, 12 B freed\n`);
+    const all = await executePrune(dir, await planPrune(dir, 0));
+    expect(all.deleted.map((d) => [d.kind, d.path, d.size])).toEqual([["orphaned blob", blobPath(dir, young.digest), 12]]);
     expect(blobs()).toHaveLength(3);
     expect((await verifyStore(dir)).problems).toEqual([]);
     expect(cli("prune", "--min-age", "soon").status).toBe(2);
