@@ -1,4 +1,4 @@
-/** What the Gemma generations share: norms stored as scale - 1, and an untied lm_head that llama.cpp drops. */
+/** What the Gemma generations share: norms stored as scale - 1, and (Gemma 1 and 2) an lm_head that llama.cpp drops. */
 import type { HfConfig, PlannedTensor } from "../architecture.ts";
 import { f32, u32 } from "../architecture.ts";
 import { ggufShape, mapTensorName } from "../tensor-names.ts";
@@ -11,14 +11,22 @@ export const GEMMA_SANDWICH_NORMS: Readonly<Record<string, string>> = {
   post_feedforward_layernorm: "post_ffw_norm",
 };
 
-/** Maps a Gemma tensor: skips lm_head (Gemma ties it), adds 1 to every norm weight. */
-export function mapGemmaTensor(name: string, shape: number[], overrides: Readonly<Record<string, string>>): PlannedTensor | null | undefined {
-  if (name === "lm_head.weight") return null;
+/** Maps a Gemma tensor and adds 1 to every norm weight (q/k norms too): Gemma's RMSNorm scales by 1 + weight. */
+export function mapNormShiftedTensor(name: string, shape: number[], overrides: Readonly<Record<string, string>>): PlannedTensor | undefined {
   const mapped = mapTensorName(name, overrides);
   if (!mapped) return undefined;
   const planned: PlannedTensor = { name: mapped.name, source: name, shape: ggufShape(shape) };
   if (name.endsWith("norm.weight")) planned.transform = { kind: "add", value: 1 };
   return planned;
+}
+
+/**
+ * Gemma 1 and 2 (llama.cpp's `filter_tensors`): lm_head is skipped, as these models always tie
+ * it to the embedding (AutoAWQ saves a copy anyway); the rest as mapNormShiftedTensor.
+ */
+export function mapGemmaTensor(name: string, shape: number[], overrides: Readonly<Record<string, string>>): PlannedTensor | null | undefined {
+  if (name === "lm_head.weight") return null;
+  return mapNormShiftedTensor(name, shape, overrides);
 }
 
 /** The keys Gemma 1 and 2 write in place of TextModel's, in their order. */
