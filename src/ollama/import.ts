@@ -222,12 +222,12 @@ export async function importModels(modelsDir: string, from: string | TarSource, 
         await checkConflicts();
         conflictsChecked = true;
       }
-      const declared = pending.flatMap((p) => manifestBlobs(p.manifest)).find((l) => l.digest === item.digest);
-      if (declared && declared.size !== item.size) {
-        throw new ToolError(`${source}: ${item.path}`, `blob is ${item.size} bytes but the manifest says ${declared.size}`);
+      const declared = new Map(pending.flatMap((p) => manifestBlobs(p.manifest)).map((l) => [l.digest, l.size]));
+      const declaredSize = declared.get(item.digest);
+      if (declaredSize !== undefined && declaredSize !== item.size) {
+        throw new ToolError(`${source}: ${item.path}`, `blob is ${item.size} bytes but the manifest says ${declaredSize}`);
       }
-      const declaredBlobs = new Map(pending.flatMap((p) => manifestBlobs(p.manifest)).map((l) => [l.digest, l.size]));
-      progress.setTotals(declaredBlobs.size, [...declaredBlobs.values()].reduce((a, b) => a + b, 0));
+      progress.setTotals(declared.size, [...declared.values()].reduce((x, y) => x + y, 0));
       let blob: StagedBlob;
       try {
         blob = await stageBlobFromStream(modelsDir, progress.track(item.digest, item.body), item.digest);
