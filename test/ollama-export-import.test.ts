@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -129,6 +129,18 @@ describe("export -> import", () => {
     });
     expect(out).toMatch(/^imported 'other:latest'\nimported 'tiny-full:latest'\n9 blobs written/);
     return rows(target).then(async (got) => expect(got).toEqual((await rows(store)).filter(([n]) => n !== "alice/tiny:v1")));
+  });
+
+  it("warns when a name cannot live on Windows; takes blobs named sha256:<hex> (copied from an old store)", async () => {
+    await installTestModel(store, "127.0.0.1:5000/alice/m:t", { variant: "port" });
+    const out = join(work, "port");
+    const r = await exportModels(store, [parseModelName("127.0.0.1:5000/alice/m:t")], out);
+    expect(r.warnings).toEqual(['127.0.0.1:5000/alice/m:t: its host has a ":" (a port), so this export cannot be copied onto Windows']);
+    for (const f of readdirSync(join(out, "blobs"))) renameSync(join(out, "blobs", f), join(out, "blobs", f.replace("sha256-", "sha256:")));
+    const target = join(work, "port-store");
+    expect((await importModels(target, out)).models).toEqual([{ name: "127.0.0.1:5000/alice/m:t", status: "imported" }]);
+    expect(readdirSync(join(target, "blobs")).every((f) => /^sha256-[0-9a-f]{64}$/.test(f))).toBe(true);
+    expect((await verifyStore(target)).problems).toEqual([]);
   });
 
   it("imports a gzipped tar (export itself refuses compressed names)", async () => {
