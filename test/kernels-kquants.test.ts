@@ -11,11 +11,10 @@ import {
   quantizeRowsQ5K,
   quantizeRowsQ6K,
 } from "../src/quant/kernels/kquants.ts";
-import { firstByteMismatch, firstFloatMismatch, goldenEntries, loadGolden, rmse, type GoldenTypeName } from "./golden.ts";
 import { makeQkx2Quants } from "../src/quant/kernels/kquants-qkx2.ts";
 import { makeQ3Quants, makeQxQuants } from "../src/quant/kernels/kquants-search.ts";
+import { firstByteMismatch, firstFloatMismatch, goldenEntries, loadGolden, rmse, type GoldenTypeName } from "./golden.ts";
 import * as ref from "./kquants-reference.ts";
-import { refQuantizeQ2K, refQuantizeQ3K, refQuantizeQ4K, refQuantizeQ5K, refQuantizeQ6K } from "./kquants-reference.ts";
 
 type Quantize = (src: Float32Array, dst: Uint8Array) => void;
 type Dequantize = (src: Uint8Array, dst: Float32Array) => void;
@@ -29,11 +28,11 @@ interface KType {
 }
 
 const TYPES: KType[] = [
-  { name: "q2_K", bytes: 84, quantize: quantizeRowsQ2K, dequantize: dequantizeRowsQ2K, reference: refQuantizeQ2K },
-  { name: "q3_K", bytes: 110, quantize: quantizeRowsQ3K, dequantize: dequantizeRowsQ3K, reference: refQuantizeQ3K },
-  { name: "q4_K", bytes: 144, quantize: quantizeRowsQ4K, dequantize: dequantizeRowsQ4K, reference: refQuantizeQ4K },
-  { name: "q5_K", bytes: 176, quantize: quantizeRowsQ5K, dequantize: dequantizeRowsQ5K, reference: refQuantizeQ5K },
-  { name: "q6_K", bytes: 210, quantize: quantizeRowsQ6K, dequantize: dequantizeRowsQ6K, reference: refQuantizeQ6K },
+  { name: "q2_K", bytes: 84, quantize: quantizeRowsQ2K, dequantize: dequantizeRowsQ2K, reference: ref.refQuantizeQ2K },
+  { name: "q3_K", bytes: 110, quantize: quantizeRowsQ3K, dequantize: dequantizeRowsQ3K, reference: ref.refQuantizeQ3K },
+  { name: "q4_K", bytes: 144, quantize: quantizeRowsQ4K, dequantize: dequantizeRowsQ4K, reference: ref.refQuantizeQ4K },
+  { name: "q5_K", bytes: 176, quantize: quantizeRowsQ5K, dequantize: dequantizeRowsQ5K, reference: ref.refQuantizeQ5K },
+  { name: "q6_K", bytes: 210, quantize: quantizeRowsQ6K, dequantize: dequantizeRowsQ6K, reference: ref.refQuantizeQ6K },
 ];
 
 /** `n` bytes at an odd byteOffset of a SharedArrayBuffer, as the worker pool hands them out. */
