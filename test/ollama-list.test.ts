@@ -5,7 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseManifest, encodeManifest } from "../src/ollama/manifest.ts";
 import { humanDuration } from "../src/ollama/human-time.ts";
 import { humanBytes } from "../src/ollama/human-units.ts";
-import { listModels } from "../src/ollama/store-read.ts";
+import { listModels, tagsEntry } from "../src/ollama/store-read.ts";
+import { getNumber } from "../src/formats/gguf/metadata.ts";
+import { readGgufHeader } from "../src/formats/gguf/reader.ts";
+import { FIXTURE_GGUF, installTestModel } from "./helpers/ollama-store-builder.ts";
 import { runCli } from "./helpers/cli.ts";
 import { OBSERVED_BLOBS, OBSERVED_MODELS, sha256Hex, writeObservedStore } from "./helpers/ollama-observed-store.ts";
 
@@ -69,9 +72,27 @@ describe("the store Ollama wrote (ollama-observed.md)", () => {
   it("`list --json` and a prefix filter", () => {
     const r = runCli(["list", "tiny-", "--json", "--models-dir", dir]);
     expect(r.status).toBe(0);
-    const rows = JSON.parse(r.stdout) as Array<{ name: string; size: number; digest: string }>;
+    const rows = JSON.parse(r.stdout) as Array<{ name: string; size: number; digest: string; details: unknown }>;
     expect(rows.map((x) => x.name)).toEqual(["tiny-q4km:latest", "tiny-full:latest"]);
     expect(rows[0].size).toBe(898488);
+    // the GGUF blobs are not in the doc: the config's details alone, as /api/tags printed them minus the GGUF fields
+    expect(rows[0].details).toEqual({ parent_model: "", format: "gguf", family: "llama", families: ["llama"], parameter_size: "1.45M", quantization_level: "Q4_K_M" });
+  });
+
+  it("with the GGUF present, /api/tags' context and embedding length and capabilities come from its header", async () => {
+    const d = mkdtempSync(join(tmpdir(), "gguf-tool-tags-"));
+    try {
+      await installTestModel(d, "m", { template: "{{ .Prompt }}" });
+      const { models } = await listModels(d);
+      const entry = await tagsEntry(d, models[0]);
+      const md = (await readGgufHeader(FIXTURE_GGUF)).metadata;
+      expect(entry.details.context_length).toBe(getNumber(md, "llama.context_length"));
+      expect(entry.details.embedding_length).toBe(getNumber(md, "llama.embedding_length"));
+      expect(entry.capabilities).toEqual(["completion"]);
+      expect(entry.digest).toBe(models[0].digest);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
   });
 });
 

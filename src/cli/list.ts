@@ -6,7 +6,7 @@ import type { Command } from "commander";
 import { humanTime } from "../ollama/human-time.ts";
 import { humanBytes } from "../ollama/human-units.ts";
 import { requireModelsDir } from "../ollama/models-dir.ts";
-import { listModels } from "../ollama/store-read.ts";
+import { listModels, tagsEntry } from "../ollama/store-read.ts";
 import { formatTable, type ModelsDirFlags, modelsDirFrom, withModelsDirOption } from "./store-options.ts";
 
 interface ListFlags extends ModelsDirFlags {
@@ -20,7 +20,7 @@ export function register(program: Command): void {
       .alias("ls")
       .description("List the models in the Ollama store (no server needed), as `ollama list` does")
       .argument("[filter...]", "show only names starting with one of these (case-insensitive)")
-      .option("--json", "print a JSON array like Ollama's /api/tags models"),
+      .option("--json", "print a JSON array like Ollama's /api/tags models (reads each model's GGUF header)"),
   ).action(async (filters: string[], flags: ListFlags) => {
     const modelsDir = requireModelsDir(modelsDirFrom(flags));
     const { models, skipped } = await listModels(modelsDir);
@@ -28,14 +28,8 @@ export function register(program: Command): void {
     const wanted = filters.map((f) => f.toLowerCase());
     const shown = wanted.length === 0 ? models : models.filter((m) => wanted.some((f) => m.displayName.toLowerCase().startsWith(f)));
     if (flags.json) {
-      const out = shown.map((m) => ({
-        name: m.displayName,
-        model: m.displayName,
-        modified_at: m.modifiedAt.toISOString(),
-        size: m.size,
-        digest: m.digest,
-        details: m.details,
-      }));
+      const out = [];
+      for (const m of shown) out.push(await tagsEntry(modelsDir, m));
       process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
       return;
     }

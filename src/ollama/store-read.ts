@@ -18,7 +18,8 @@ import {
   readManifestFile,
   scanManifests,
 } from "./manifest.ts";
-import { displayName, type ModelName } from "./names.ts";
+import { displayName, fullName, type ModelName } from "./names.ts";
+import { showModel } from "./show.ts";
 
 /** The `details` object of `/api/tags`, from the config blob. */
 export interface ModelDetails {
@@ -167,4 +168,47 @@ export async function listModels(modelsDir: string): Promise<{ models: ListedMod
   // newest first, compared in whole seconds as Ollama does; the sort is stable, so ties keep path order
   models.sort((a, b) => Math.trunc(b.modifiedAt.getTime() / 1000) - Math.trunc(a.modifiedAt.getTime() / 1000));
   return { models, skipped };
+}
+
+/** One model as `GET /api/tags` describes it. */
+export interface TagsModel {
+  name: string;
+  model: string;
+  modified_at: string;
+  size: number;
+  digest: string;
+  details: ModelDetails & { context_length?: number; embedding_length?: number };
+  capabilities?: string[];
+}
+
+/**
+ * A listed model as `/api/tags` reports it: the config's details, plus what Ollama reads from the
+ * GGUF header (context and embedding length, capabilities, the quantization when the config has
+ * none). When the GGUF cannot be read, the config's details alone are given.
+ */
+export async function tagsEntry(modelsDir: string, m: ListedModel): Promise<TagsModel> {
+  const base: TagsModel = {
+    name: m.displayName,
+    model: m.displayName,
+    modified_at: m.modifiedAt.toISOString(),
+    size: m.size,
+    digest: m.digest,
+    details: m.details,
+  };
+  let info;
+  try {
+    info = await showModel(modelsDir, fullName(m.name));
+  } catch {
+    return base;
+  }
+  return {
+    ...base,
+    details: {
+      ...m.details,
+      quantization_level: info.details.quantization_level,
+      ...(info.model.contextLength !== undefined ? { context_length: info.model.contextLength } : {}),
+      ...(info.model.embeddingLength !== undefined ? { embedding_length: info.model.embeddingLength } : {}),
+    },
+    capabilities: info.capabilities,
+  };
 }
