@@ -359,6 +359,40 @@ describe("gemma3-tiny with the config.json transformers 5 writes", () => {
   });
 });
 
+describe("gemma3-tiny with Gemma 3 4B's linear rope scaling", () => {
+  // rope_scaling {linear, factor 8} applies to the global layers only: llama.cpp must scale layer 5, not 0-4
+  const refDir = join(FIXTURES, "gemma3-tiny", "reference");
+  const variant = (JSON.parse(readFileSync(join(refDir, "reference.json"), "utf8")) as { variants: Array<{ name: string; prompts: Prompt[] }> }).variants.find(
+    (v) => v.name === "linear-rope",
+  )!;
+  for (const [mixture, bound] of [["F32", F32_BOUND], ["F16", F16_BOUND]] as Array<[MixtureName, number]>) {
+    it(mixture, async () => {
+      const dir = join(work, `linear-rope-${mixture}`, "gemma3-tiny");
+      cpSync(join(FIXTURES, "gemma3-tiny"), dir, { recursive: true });
+      cpSync(join(refDir, "config-linear-rope.json"), join(dir, "config.json"));
+      const out = join(work, `linear-rope.${mixture}.gguf`);
+      await convertHfFolder(dir, { mixture, output: out, threads: 1 });
+      const header = await readGgufHeader(out);
+      expect(scalar(header.metadata.get("gemma3.rope.scaling.type"))).toBe("linear");
+      expect(scalar(header.metadata.get("gemma3.rope.scaling.factor"))).toBe(8);
+      const model = await llama.loadModel({ modelPath: out, gpuLayers: 0 });
+      try {
+        for (const prompt of variant.prompts) {
+          const torch = readF32(join(refDir, prompt.logits_file));
+          const logits = await lastLogits(model, prompt.ids, torch.length);
+          const ggmlBound = bound + 2 * prompt.ggml_gelu_float32_noise;
+          expect(maxAbsDiff(logits, readF32(join(refDir, prompt.ggml_gelu_logits_file))), `${prompt.name} vs the ggml-GELU reference`).toBeLessThanOrEqual(ggmlBound);
+          expect(maxAbsDiff(logits, torch), `${prompt.name} vs torch`).toBeLessThanOrEqual(ggmlBound + prompt.ggml_gelu_max_abs_diff);
+          expectSameRanking(logits, torch, ggmlBound + prompt.ggml_gelu_max_abs_diff, prompt.name);
+        }
+      } finally {
+        await model.dispose();
+        rmSync(out);
+      }
+    });
+  }
+});
+
 describe("gemma3-tiny with an lm_head.weight", () => {
   it("keeps it as output.weight, as llama.cpp's Gemma3Model does, and runs as before", async () => {
     // an exact copy of the embedding in a shard of its own, as checkpoints saved with the head have
