@@ -38,8 +38,12 @@ import { openHfFolder } from "../src/formats/safetensors/hf-folder.ts";
 import type { HfModel } from "../src/formats/safetensors/types.ts";
 import { bf16BitsToFp32, fp16BitsToFp32 } from "../src/quant/half.ts";
 import type { MixtureName } from "../src/quant/mixtures.ts";
+import { SHARED } from "./helpers/cli.ts";
 
 const FIXTURES = fileURLToPath(new URL("./fixtures/", import.meta.url));
+const GEMMA2_ENCODINGS = JSON.parse(readFileSync(join(SHARED, "fixtures/ref/gemma2-tiny/tokenizer-encodings.json"), "utf8")) as {
+  cases: Array<{ text: string; ids: number[] }>;
+};
 /** the other architectures' bounds (convert-llama-cpp.test.ts), held against the ggml-GELU reference */
 const F32_BOUND = 1e-4;
 const F16_BOUND = 2e-2;
@@ -324,7 +328,7 @@ for (const fixture of FIXTURE_LIST) {
       });
     }
 
-    it("tokenizes the prompts to the reference ids", async () => {
+    it("tokenizes the prompts and gemma2-tiny's test strings as the tokenizer does", async () => {
       const out = join(work, `${fixture.name}.tok.gguf`);
       await convertHfFolder(hfDir, { mixture: "F16", output: out, threads: 1 });
       const model = await llama.loadModel({ modelPath: out, gpuLayers: 0, vocabOnly: true });
@@ -334,6 +338,8 @@ for (const fixture of FIXTURE_LIST) {
         expect(model.tokens.shouldPrependBosToken).toBe(true);
         expect([model.tokens.bos, ...model.tokenize(plain.text, false)]).toEqual(plain.ids);
         expect([...model.tokenize(chat.text, true)]).toEqual(chat.ids);
+        // the same tokenizer files as gemma2-tiny, where llama.cpp agrees with the tokenizers library on every string
+        for (const c of GEMMA2_ENCODINGS.cases) expect([...model.tokenize(c.text, false)], JSON.stringify(c.text)).toEqual(c.ids);
       } finally {
         await model.dispose();
         rmSync(out);
