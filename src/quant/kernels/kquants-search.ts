@@ -258,6 +258,34 @@ const Q3_WX = new Float64Array(32);
 const Q3_L = new Int32Array(64);
 
 /**
+ * True when C's pass over value i (level li) certainly changes nothing: either C's
+ * slx = fr(sumlx - fr(wx * li)) is certainly <= 0, or the new level
+ * clamp(nearest_int(fr(fr(x * sl2) / slx))) certainly equals li. Decided in float64: slx and sl2
+ * lie within u (|product| + |result|) of their float64 values (two float32 roundings each; for
+ * sl2, fr(w * l) * l rounds twice), so x * sl2 / slx lies within a relative
+ * (1 + r2)(1 + 2u) / (1 - r1) - 1 of its float64 value (r1, r2: the relative radii of slx and
+ * sl2). Tiny or huge magnitudes (float32 underflow or overflow) and NaN are left to the exact path.
+ */
+function q3Unchanged(i: number, li: number, sumlx: number, suml2: number, top: number, bottom: number): boolean {
+  const a = Q3_WX[i] * li; // exact
+  const slx = sumlx - a;
+  const e1 = 1.0001 * U * (Math.abs(a) + Math.abs(slx)) + TINY;
+  if (slx + e1 <= 0) return true; // C's `if (slx > 0)` is false
+  if (!(slx - e1 > 0 && slx > 1e-30)) return false;
+  const b = Q3_W[i] * li * li; // exact
+  const sl2 = suml2 - b;
+  const e2 = 1.0001 * U * (2 * Math.abs(b) + Math.abs(sl2)) + TINY;
+  const num = Q3_X[i] * sl2;
+  const an = Math.abs(num);
+  if (!(an > 1e-30 && an < 1e30 && slx < 1e30)) return false;
+  const t = num / slx;
+  const rel = ((1 + e2 / Math.abs(sl2)) * (1 + 2.0001 * U)) / (1 - e1 / slx) - 1;
+  const d = Math.abs(t) * rel + TINY;
+  // clamp(round(t)) === li: t stays inside (li - 0.5, li + 0.5), or past the clamp on li's side
+  return (t - d > li - 0.5 || li === bottom) && (t + d < li + 0.5 || li === top);
+}
+
+/**
  * make_q3_quants(n, nmax, x + xo, L + lo, do_rmse = true), the Q3_K search (n <= 16): writes n
  * levels 0..2*nmax-1 to L from lo (all 0 for an all-zero group) and returns the scale.
  */
@@ -302,6 +330,7 @@ export function makeQ3Quants(n: number, nmax: number, x: Float32Array, xo: numbe
       const w = Q3_W[i];
       const wx = Q3_WX[i];
       const li = Q3_L[i];
+      if (q3Unchanged(i, li, sumlx, suml2, top, bottom)) continue;
       let slx = fr(sumlx - fr(wx * li));
       if (slx > 0) {
         let sl2 = fr(suml2 - fr(fr(w * li) * li));
