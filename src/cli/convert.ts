@@ -4,13 +4,12 @@
  * progress on a terminal and prints a one-line summary.
  */
 import type { Command } from "commander";
-import { ggmlTypeName } from "../formats/gguf/types.ts";
 import { convertHfFolder, type ConvertOptions, type ConvertResult } from "../convert/convert.ts";
 import { convertAndInstall } from "../convert/install.ts";
 import { supportedArchitectures } from "../convert/architectures/index.ts";
 import { MIXTURE_NAMES, type MixtureName } from "../quant/mixtures.ts";
 import { parseMixtureArg, parseThreadsArg } from "./args.ts";
-import { createProgressReporter, formatBytes } from "./progress.ts";
+import { createProgressReporter, formatBytes, formatTypeCounts, warnBeside } from "./progress.ts";
 import { type ModelsDirFlags, modelsDirFrom, withModelsDirOption } from "./store-options.ts";
 
 interface ConvertFlags extends ModelsDirFlags {
@@ -47,10 +46,7 @@ export function register(program: Command): void {
         mixture: flags.quantize,
         threads: flags.threads,
         preTokenizer: flags.pre,
-        onWarning: (message) => {
-          progress.done();
-          process.stderr.write(`gguf-tool: warning: ${message}\n`);
-        },
+        onWarning: warnBeside(progress),
         onProgress: (p) => progress.update(p),
       };
       if (flags.install !== undefined) {
@@ -65,7 +61,7 @@ export function register(program: Command): void {
     }
     if (flags.quiet) return;
     const seconds = (performance.now() - started) / 1000;
-    const types = result.typeCounts.map((t) => `${ggmlTypeName(t.type)} ${t.count}`).join(", ");
+    const types = formatTypeCounts(result.typeCounts);
     process.stdout.write(
       `${installed ? "converted" : result.path}: ${result.architecture} ${result.mixture}, ${formatBytes(result.size)}, ${result.tensorCount} tensors (${types}), ${seconds.toFixed(1)} s\n`,
     );

@@ -4,6 +4,8 @@
  * when stderr is not a terminal (a pipe, a log file, CI) or with --quiet it prints nothing.
  */
 
+import { ggmlTypeName, type GgmlType } from "../formats/gguf/types.ts";
+
 export interface ProgressState {
   /** 1-based number of the item being processed and how many there are */
   item: number;
@@ -46,6 +48,19 @@ export function formatProgressLine(state: ProgressState, elapsedSeconds: number)
     `[${String(state.item).padStart(width)}/${state.itemCount}] ${state.label}  ` +
     `${(rate / 1e6).toFixed(1)} MB/s  ${formatBytes(state.bytesDone)} / ${formatBytes(state.bytesTotal)}  ${left} left`
   );
+}
+
+/** A warning callback for the library that first erases the progress line, so the two never tear. */
+export function warnBeside(progress: ProgressReporter): (message: string) => void {
+  return (message) => {
+    progress.done();
+    process.stderr.write(`gguf-tool: warning: ${message}\n`);
+  };
+}
+
+/** "Q4_K 12, F32 6, Q6_K 3": the tensor types of a written file, most frequent first. */
+export function formatTypeCounts(typeCounts: Array<{ type: GgmlType; count: number }>): string {
+  return typeCounts.map((t) => `${ggmlTypeName(t.type)} ${t.count}`).join(", ");
 }
 
 export function createProgressReporter(options: { quiet?: boolean; stream?: NodeJS.WriteStream } = {}): ProgressReporter {

@@ -9,7 +9,7 @@ import { isQuantizable } from "../quant/kernels/index.ts";
 import { MIXTURE_NAMES, type MixtureName } from "../quant/mixtures.ts";
 import { requantizeGguf } from "../quant/requantize.ts";
 import { parseMixtureArg, parseThreadsArg } from "./args.ts";
-import { createProgressReporter, formatBytes } from "./progress.ts";
+import { createProgressReporter, formatBytes, formatTypeCounts, warnBeside } from "./progress.ts";
 
 /** The ggml types a tensor can be written as (`--output-tensor-type`, `--token-embedding-type`), by name. */
 function tensorTypesByName(): Map<string, GgmlType> {
@@ -59,10 +59,7 @@ export function register(program: Command): void {
           outputTensorType: flags.outputTensorType,
           tokenEmbeddingType: flags.tokenEmbeddingType,
           threads: flags.threads,
-          onWarning: (message) => {
-            progress.done();
-            process.stderr.write(`gguf-tool: warning: ${message}\n`);
-          },
+          onWarning: warnBeside(progress),
           onProgress: (p) => progress.update(p),
         });
       } finally {
@@ -70,7 +67,7 @@ export function register(program: Command): void {
       }
       if (flags.quiet) return;
       const seconds = (performance.now() - started) / 1000;
-      const types = result.typeCounts.map((t) => `${ggmlTypeName(t.type)} ${t.count}`).join(", ");
+      const types = formatTypeCounts(result.typeCounts);
       process.stdout.write(
         `${result.path}: ${mixture}, ${formatBytes(result.size)}, ${result.tensorCount} tensors (${types}), ${seconds.toFixed(1)} s\n`,
       );

@@ -17,7 +17,7 @@ import { GgmlType, GgufValueType, type GgufMetadata } from "../formats/gguf/type
 import { createGgufWriter, type GgufWriterResult } from "../formats/gguf/writer.ts";
 import { chooseTensorTypes, fileTypeOf, llamaTensorOrder, mixtureModelFromMetadata, type MixtureName } from "../quant/mixtures.ts";
 import { createQuantPool } from "../quant/pool.ts";
-import { requantizedMetadata } from "../quant/requantize.ts";
+import { countTensorTypes, requantizedMetadata } from "../quant/requantize.ts";
 import type { Architecture, HfConfig, PlannedTensor } from "./architecture.ts";
 import { findArchitecture, supportedArchitectures } from "./architectures/index.ts";
 import { addGeneralMetadata } from "./general-metadata.ts";
@@ -242,7 +242,7 @@ export async function convertHfFolder(dir: string, options: ConvertOptions = {})
       });
     }
     const result = await w.finish();
-    return { ...result, architecture: arch.ggufArchitecture, mixture, tensorCount: output.length, typeCounts: countTypes(output) };
+    return { ...result, architecture: arch.ggufArchitecture, mixture, tensorCount: output.length, typeCounts: countTensorTypes(output) };
   } catch (err) {
     await writer?.abort();
     throw err;
@@ -250,10 +250,4 @@ export async function convertHfFolder(dir: string, options: ConvertOptions = {})
     await pool.close();
     await files.close();
   }
-}
-
-function countTypes(tensors: OutputTensor[]): Array<{ type: GgmlType; count: number }> {
-  const counts = new Map<GgmlType, number>();
-  for (const t of tensors) counts.set(t.type, (counts.get(t.type) ?? 0) + 1);
-  return [...counts].map(([type, count]) => ({ type, count })).sort((a, b) => b.count - a.count);
 }

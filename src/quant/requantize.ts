@@ -207,7 +207,7 @@ export async function requantizeGguf(inPath: string, outPath: string, options: R
       });
     }
     const result = await w.finish();
-    return { ...result, typeCounts: countTypes(plans), tensorCount: plans.length, requantizedCount: requantized.length };
+    return { ...result, typeCounts: countTensorTypes(plans), tensorCount: plans.length, requantizedCount: requantized.length };
   } catch (err) {
     await writer?.abort();
     throw err;
@@ -217,8 +217,9 @@ export async function requantizeGguf(inPath: string, outPath: string, options: R
   }
 }
 
-function countTypes(plans: TensorPlan[]): Array<{ type: GgmlType; count: number }> {
+/** How many tensors have each type, most frequent first (for the one-line summaries). */
+export function countTensorTypes(tensors: Array<{ type: GgmlType }>): Array<{ type: GgmlType; count: number }> {
   const counts = new Map<GgmlType, number>();
-  for (const p of plans) counts.set(p.type, (counts.get(p.type) ?? 0) + 1);
+  for (const t of tensors) counts.set(t.type, (counts.get(t.type) ?? 0) + 1);
   return [...counts].map(([type, count]) => ({ type, count })).sort((a, b) => b.count - a.count);
 }
