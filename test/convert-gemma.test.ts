@@ -29,7 +29,7 @@ import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { getLlama, LlamaLogLevel, type Llama, type LlamaModel } from "node-llama-cpp";
+import type { Llama } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { convertHfFolder } from "../src/convert/convert.ts";
 import { readGgufHeader } from "../src/formats/gguf/reader.ts";
@@ -39,6 +39,7 @@ import type { HfModel } from "../src/formats/safetensors/types.ts";
 import { bf16BitsToFp32, fp16BitsToFp32 } from "../src/quant/half.ts";
 import type { MixtureName } from "../src/quant/mixtures.ts";
 import { SHARED } from "./helpers/cli.ts";
+import { lastLogits, maxAbsDiff, readF32, startLlama } from "./helpers/llama-cpp.ts";
 
 const FIXTURES = fileURLToPath(new URL("./fixtures/", import.meta.url));
 const GEMMA2_ENCODINGS = JSON.parse(readFileSync(join(SHARED, "fixtures/ref/gemma2-tiny/tokenizer-encodings.json"), "utf8")) as {
@@ -148,17 +149,12 @@ const FIXTURE_LIST: Fixture[] = [
 const work = mkdtempSync(join(tmpdir(), "gguf-tool-gemma-"));
 let llama: Llama;
 beforeAll(async () => {
-  llama = await getLlama({ build: "never", gpu: false, logLevel: LlamaLogLevel.error, progressLogs: false });
+  llama = await startLlama();
 });
 afterAll(async () => {
   await llama?.dispose();
   rmSync(work, { recursive: true, force: true });
 });
-
-function readF32(path: string): Float32Array {
-  const raw = readFileSync(path);
-  return new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
-}
 
 function scalar(v: GgufValue | undefined): unknown {
   return v === undefined || v.type === GgufValueType.ARRAY ? undefined : v.value;
@@ -212,36 +208,6 @@ async function expectLosslessF32(fixture: Fixture, source: HfModel, header: Gguf
   // every layer's norms and the final one: the +1 shift was checked on all of them
   expect(norms).toBe(header.tensors.filter((t) => t.name.endsWith("norm.weight")).length);
   expect(norms).toBeGreaterThan(0);
-}
-
-async function lastLogits(model: LlamaModel, ids: number[], vocabSize: number): Promise<Float32Array> {
-  // as the reference runs: one thread, F32 KV cache, flash attention off
-  const ctx = await model.createContext({
-    contextSize: 512,
-    batchSize: 512,
-    threads: 1,
-    flashAttention: false,
-    experimentalKvCacheKeyType: "F32",
-    experimentalKvCacheValueType: "F32",
-  });
-  try {
-    const seq = ctx.getSequence();
-    const out = await seq.controlledEvaluate(
-      ids.map((t, i) => (i === ids.length - 1 ? [t, { generateNext: { logits: true } }] : t)) as Parameters<typeof seq.controlledEvaluate>[0],
-    );
-    const logits = out[ids.length - 1]!.next!.logits!;
-    const result = new Float32Array(vocabSize).fill(Number.NaN);
-    for (const [token, value] of logits) result[token] = value;
-    return result;
-  } finally {
-    await ctx.dispose();
-  }
-}
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  let m = 0;
-  for (let i = 0; i < b.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m; // a NaN (a missing logit) makes every comparison with it false: caught by the length check
 }
 
 function ranked(a: Float32Array): number[] {

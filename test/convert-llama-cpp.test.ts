@@ -9,11 +9,12 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { getLlama, LlamaLogLevel, type Llama, type LlamaModel } from "node-llama-cpp";
+import type { Llama } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { convertHfFolder } from "../src/convert/convert.ts";
 import type { MixtureName } from "../src/quant/mixtures.ts";
 import { SHARED } from "./helpers/cli.ts";
+import { argmax, lastLogits, maxAbsDiff, readF32, startLlama } from "./helpers/llama-cpp.ts";
 
 const FIXTURES = ["llama3-tiny", "llama2-spm", "mistral-tiny", "qwen2-tiny", "qwen3-realtok", "gemma2-tiny", "phi3-tiny"];
 const BOUND: Record<string, number> = { F32: 1e-4, F16: 2e-2 };
@@ -28,48 +29,12 @@ interface Prompt {
 const work = mkdtempSync(join(tmpdir(), "gguf-tool-llama-"));
 let llama: Llama;
 beforeAll(async () => {
-  llama = await getLlama({ build: "never", gpu: false, logLevel: LlamaLogLevel.error, progressLogs: false });
+  llama = await startLlama();
 });
 afterAll(async () => {
   await llama?.dispose();
   rmSync(work, { recursive: true, force: true });
 });
-
-async function lastLogits(model: LlamaModel, ids: number[], vocabSize: number): Promise<Float32Array> {
-  // as the reference run: one thread, F32 KV cache, flash attention off
-  const ctx = await model.createContext({
-    contextSize: 512,
-    batchSize: 512,
-    threads: 1,
-    flashAttention: false,
-    experimentalKvCacheKeyType: "F32",
-    experimentalKvCacheValueType: "F32",
-  });
-  try {
-    const seq = ctx.getSequence();
-    const out = await seq.controlledEvaluate(
-      ids.map((t, i) => (i === ids.length - 1 ? [t, { generateNext: { logits: true } }] : t)) as Parameters<typeof seq.controlledEvaluate>[0],
-    );
-    const logits = out[ids.length - 1]!.next!.logits!;
-    const result = new Float32Array(vocabSize).fill(Number.NaN);
-    for (const [token, value] of logits) result[token] = value;
-    return result;
-  } finally {
-    await ctx.dispose();
-  }
-}
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  let m = 0;
-  for (let i = 0; i < b.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
-
-function argmax(a: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < a.length; i++) if (a[i] > a[best]) best = i;
-  return best;
-}
 
 describe("converted GGUFs run in llama.cpp with the reference logits", () => {
   for (const fixture of FIXTURES) {
@@ -85,8 +50,7 @@ describe("converted GGUFs run in llama.cpp with the reference logits", () => {
         const model = await llama.loadModel({ modelPath: out, gpuLayers: 0 });
         try {
           for (const prompt of reference.prompts) {
-            const raw = readFileSync(join(refDir, prompt.logits_file));
-            const expected = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
+            const expected = readF32(join(refDir, prompt.logits_file));
             const logits = await lastLogits(model, prompt.ids, expected.length);
             const own = recorded.files.find((f) => f.type === mixture.toLowerCase())!.llama_cpp_vs_torch[prompt.name].max_abs_diff;
             const bound = fixture.startsWith("gemma") ? 1.5 * own : BOUND[mixture];
