@@ -15,7 +15,7 @@ import { exportModels } from "../src/ollama/export.ts";
 import { encodeManifest, MANIFEST_MEDIA_TYPE, MEDIA_TYPES, writeManifest } from "../src/ollama/manifest.ts";
 import { parseModelName } from "../src/ollama/names.ts";
 import { planPrune, verifyStore } from "../src/ollama/store-maintain.ts";
-import { STORE_TEMP_DIR_NAME } from "../src/ollama/store-fs.ts";
+import { STORE_LOCK_NAME, STORE_TEMP_DIR_NAME, withStoreLock } from "../src/ollama/store-fs.ts";
 import { listModels } from "../src/ollama/store-read.ts";
 import { installTestModel } from "./helpers/ollama-store-builder.ts";
 
@@ -161,7 +161,11 @@ describe("kill -9 during an import", () => {
       outcomes.push(outcome);
       await checkIntegrity(store);
       // a killed writer's temp files are recognised as dead and offered to prune
-      const temp = readdirSync(join(store, STORE_TEMP_DIR_NAME));
+      // a lock left by the killed process is stale (dead pid): the next writer takes it at once
+      const lockedAt = performance.now();
+      await withStoreLock(store, async () => undefined);
+      expect(performance.now() - lockedAt).toBeLessThan(5000);
+      const temp = readdirSync(join(store, STORE_TEMP_DIR_NAME)).filter((f) => f !== STORE_LOCK_NAME);
       const blobsChanged = readdirSync(join(store, "blobs")).length !== beforeBlobs;
       if (outcome === "before" && (blobsChanged || temp.length > 0)) midWork++;
       // blobs are staged outside blobs/ and moved in just before the manifest: only a kill in those few renames leaves orphans

@@ -5,10 +5,10 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { blobPath, writeBlobBytes } from "../src/ollama/blobs.ts";
-import { readManifest } from "../src/ollama/manifest.ts";
+import { readManifest, writeManifest } from "../src/ollama/manifest.ts";
 import { parseModelName } from "../src/ollama/names.ts";
 import { copyModel, executePrune, planPrune, removeModel, verifyStore } from "../src/ollama/store-maintain.ts";
-import { STORE_TEMP_DIR_NAME } from "../src/ollama/store-fs.ts";
+import { STORE_TEMP_DIR_NAME, withStoreLock } from "../src/ollama/store-fs.ts";
 import { runCli } from "./helpers/cli.ts";
 import { installTestModel, snapshotFiles } from "./helpers/ollama-store-builder.ts";
 
@@ -137,7 +137,7 @@ describe("prune", () => {
     expect(r.stdout).toMatch(/deleted 5 files, 167 B freed/);
     expect(existsSync(blobPath(dir, orphan.digest))).toBe(false);
     expect(existsSync(blobPath(dir, young.digest))).toBe(true);
-    expect(existsSync(join(dir, STORE_TEMP_DIR_NAME))).toBe(false);
+    expect(readdirSync(join(dir, STORE_TEMP_DIR_NAME))).toEqual([]);
     expect((await verifyStore(dir)).problems).toEqual([]);
     expect(blobs()).toHaveLength(4);
     // --min-age 0 also takes the young orphan; referenced blobs stay
@@ -169,6 +169,32 @@ describe("prune", () => {
   });
 });
 
+describe("the store lock", () => {
+  it("rm waits for a writer holding the lock, and a manifest whose blob was removed meanwhile is refused, not written", async () => {
+    const yBytes = await installTestModel(dir, "y", { system: "shared" });
+    const y = (await readManifest(dir, parseModelName("y"))).manifest;
+    let release!: () => void;
+    let acquired!: () => void;
+    const isHeld = new Promise<void>((r) => (acquired = r));
+    const held = withStoreLock(dir, () => new Promise<void>((r) => ((release = r), acquired())));
+    await isHeld;
+    let removed = false;
+    const rm = removeModel(dir, parseModelName("y")).then(() => (removed = true));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(removed).toBe(false); // blocked by the lock
+    release();
+    await held;
+    await rm;
+    expect(removed).toBe(true);
+    // a writer that saw y's blobs before the rm now tries to commit a manifest using them
+    await expect(writeManifest(dir, parseModelName("x"), yBytes)).rejects.toThrow(
+      new RegExp(`x:latest: blob ${y.config!.digest} is not in the store \\(removed by another process\\?\\); nothing was written`),
+    );
+    expect(existsSync(manifestFile("registry.ollama.ai", "library", "x"))).toBe(false);
+    expect(readdirSync(join(dir, STORE_TEMP_DIR_NAME))).toEqual([]);
+  });
+});
+
 describe("ownership and permissions", () => {
   it("as root, new folders and files get the models dir's owner; as another user, the error names the permission", async () => {
     if (process.getuid!() === 0) {
@@ -195,7 +221,7 @@ describe("ownership and permissions", () => {
         });
         const r = { status: child.status, stderr: child.stderr };
         expect(r.status).toBe(1);
-        expect(r.stderr).toMatch(/^gguf-tool: .*: cannot create a folder: write permission denied on .* \(owned by uid 0, gid 0, mode 755\); run as the store.s owner/);
+        expect(r.stderr).toMatch(/^gguf-tool: .*: cannot [a-z ]+: write permission denied on .* \(owned by uid 0, gid 0, mode 755\); run as the store.s owner/);
         expect(r.stderr.trim().split("\n")).toHaveLength(1);
       } finally {
         rmSync(rootOwned, { recursive: true, force: true });

@@ -27,6 +27,7 @@ import {
 import { displayName, type ModelName, modelNameFromParts } from "./names.ts";
 import { type OnStoreProgress, ProgressTracker } from "./progress.ts";
 import { removeUnreferencedBlobs } from "./store-maintain.ts";
+import { withStoreLock } from "./store-fs.ts";
 import { readTar } from "./tar.ts";
 
 export interface ImportOptions {
@@ -264,32 +265,35 @@ export async function importModels(modelsDir: string, from: string | TarSource, 
     throw err;
   }
 
-  // now the blobs the manifests need go into blobs/ (a few renames), and the others are dropped
+  // now, under the store lock, the blobs the manifests need go into blobs/ (a few renames), the
+  // others are dropped, and the manifests are written, each atomically, after all their blobs
   const needed = new Set(pending.flatMap((p) => manifestBlobs(p.manifest).map((l) => l.digest)));
-  try {
-    for (const [digest, b] of staged) {
-      if (!needed.has(digest)) {
-        b.discard();
-        continue;
+  await withStoreLock(modelsDir, async () => {
+    try {
+      for (const [digest, b] of staged) {
+        if (!needed.has(digest)) {
+          b.discard();
+          continue;
+        }
+        await b.commit();
+        if (b.reused) result.blobsReused++;
+        else {
+          result.blobsWritten++;
+          result.bytesWritten += b.size;
+        }
       }
-      await b.commit();
-      if (b.reused) result.blobsReused++;
-      else {
-        result.blobsWritten++;
-        result.bytesWritten += b.size;
-      }
+    } catch (err) {
+      for (const b of staged.values()) b.discard();
+      throw err;
     }
-  } catch (err) {
-    for (const b of staged.values()) b.discard();
-    throw err;
-  }
-
-  // manifests last: each one atomically, after all the blobs it needs
-  for (let i = 0; i < pending.length; i++) {
-    const t = targets[i];
-    if (t.status !== "unchanged") await writeManifest(modelsDir, t.dest, pending[i].bytes);
-    result.models.push({ name: displayName(t.dest), status: t.status });
-  }
+    // names taken by another process since the first check count as well
+    await checkConflicts();
+    for (let i = 0; i < pending.length; i++) {
+      const t = targets[i];
+      if (t.status !== "unchanged") await writeManifest(modelsDir, t.dest, pending[i].bytes);
+      result.models.push({ name: displayName(t.dest), status: t.status });
+    }
+  });
   // blobs of replaced models that nothing uses any more
   const leftovers = targets.flatMap((t) => (t.old ? manifestBlobs(t.old).map((l) => l.digest) : []));
   if (leftovers.length > 0) await removeUnreferencedBlobs(modelsDir, leftovers);

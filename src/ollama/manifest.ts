@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { open, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ToolError } from "../formats/errors.ts";
-import { isDigest, parseDigest } from "./blobs.ts";
+import { blobPath, isDigest, parseDigest } from "./blobs.ts";
 import { goJsonEncode } from "./go-json.ts";
 import {
   canonicalNameCase,
@@ -17,7 +17,7 @@ import {
   modelNameFromParts,
   sameNameIgnoringCase,
 } from "./names.ts";
-import { commitStoreFile, discardTempPath, ensureStoreDir, storeFsError, storeTempPath } from "./store-fs.ts";
+import { commitStoreFile, discardTempPath, ensureStoreDir, storeFsError, storeTempPath, withStoreLock } from "./store-fs.ts";
 
 export const MANIFEST_MEDIA_TYPE = "application/vnd.docker.distribution.manifest.v2+json";
 
@@ -287,11 +287,13 @@ export async function nameForWriting(modelsDir: string, name: ModelName): Promis
 /**
  * Writes manifest bytes for `name` atomically: a temp file in the private temp folder, fsynced,
  * then renamed over `manifests/<host>/<namespace>/<model>/<tag>`. Write every blob first: the
- * manifest is what makes a model exist. Returns the manifest path.
+ * manifest is what makes a model exist. Under the store lock, every blob the manifest names is
+ * checked to be in `blobs/` just before the rename, so a concurrent `rm` or `prune` can never leave
+ * this manifest pointing at a deleted blob: the write fails instead. Returns the manifest path.
  */
 export async function writeManifest(modelsDir: string, name: ModelName, bytes: Uint8Array): Promise<string> {
   const target = manifestPath(modelsDir, name);
-  await ensureStoreDir(modelsDir, "manifests", name.host, name.namespace, name.model);
+  const manifest = parseManifest(bytes, displayName(name));
   const temp = await storeTempPath(modelsDir, ".manifest");
   try {
     const fh = await open(temp, "wx", 0o644);
@@ -305,6 +307,22 @@ export async function writeManifest(modelsDir: string, name: ModelName, bytes: U
     discardTempPath(temp);
     throw storeFsError(err, temp, "write a manifest");
   }
-  await commitStoreFile(modelsDir, temp, target);
+  try {
+    await withStoreLock(modelsDir, async () => {
+      for (const l of manifestBlobs(manifest)) {
+        let isFile = false;
+        try {
+          isFile = (await stat(blobPath(modelsDir, l.digest))).isFile();
+        } catch {
+          /* reported below */
+        }
+        if (!isFile) throw new ToolError(displayName(name), `blob ${l.digest} is not in the store (removed by another process?); nothing was written`);
+      }
+      await ensureStoreDir(modelsDir, "manifests", name.host, name.namespace, name.model);
+      await commitStoreFile(modelsDir, temp, target);
+    });
+  } finally {
+    discardTempPath(temp); // a no-op once renamed into place
+  }
   return target;
 }

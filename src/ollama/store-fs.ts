@@ -5,7 +5,8 @@
  */
 import { randomBytes } from "node:crypto";
 import { chmodSync, chownSync, rmSync, statSync, unlinkSync } from "node:fs";
-import { chown, mkdir, rename } from "node:fs/promises";
+import { AsyncLocalStorage } from "node:async_hooks";
+import { chown, mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
 import { ToolError } from "../formats/errors.ts";
 
@@ -207,3 +208,73 @@ export function isProcessAlive(pid: number): boolean {
   }
 }
 
+
+/** The store lock's file name, in the private temp folder. */
+export const STORE_LOCK_NAME = "store.lock";
+/** A lock older than this belongs to a holder that died (critical sections take milliseconds). */
+const STALE_LOCK_MS = 10 * 60_000;
+/** How long to wait for another process's lock before giving up. */
+const LOCK_WAIT_MS = 120_000;
+
+/** Lock files held by the current async call chain (the lock is re-entrant within one chain). */
+const heldLocks = new AsyncLocalStorage<ReadonlySet<string>>();
+
+async function acquireLock(modelsDir: string, lockPath: string): Promise<void> {
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      const fh = await open(lockPath, "wx", 0o644);
+      installCleanup();
+      liveTempFiles.add(lockPath);
+      try {
+        await fh.writeFile(`${process.pid}\n`);
+      } finally {
+        await fh.close();
+      }
+      return;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") {
+        await storeTempDir(modelsDir);
+        continue;
+      }
+      if (code !== "EEXIST") throw storeFsError(err, lockPath, "lock the store");
+    }
+    let holder = Number.NaN;
+    let age = 0;
+    try {
+      holder = Number.parseInt(await readFile(lockPath, "utf8"), 10);
+      age = Date.now() - (await stat(lockPath)).mtimeMs;
+    } catch {
+      continue; // released meanwhile
+    }
+    // an empty file is a lock being written (pid not in it yet); a dead pid or a very old lock is stale
+    if ((Number.isInteger(holder) && !isProcessAlive(holder)) || age > STALE_LOCK_MS) {
+      await unlink(lockPath).catch(() => undefined);
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new ToolError(modelsDir, `the store is locked by process ${holder} (${lockPath}); if no gguf-tool is running, delete that file`);
+    }
+    await new Promise((r) => setTimeout(r, 10 + Math.random() * 30));
+  }
+}
+
+/**
+ * Runs `fn` holding the store lock: a file created exclusively in the private temp folder, so that
+ * gguf-tool processes (and concurrent calls in one process) take turns. It guards the short steps
+ * where blobs and manifests must agree: writing a manifest after checking its blobs, and deleting
+ * unreferenced blobs after reading the manifests. Re-entrant within one call chain. A holder killed
+ * with `kill -9` leaves a lock that the next process sees as stale (dead pid) and removes.
+ */
+export async function withStoreLock<T>(modelsDir: string, fn: () => Promise<T>): Promise<T> {
+  const lockPath = join(await storeTempDir(modelsDir), STORE_LOCK_NAME);
+  const held = heldLocks.getStore();
+  if (held?.has(lockPath)) return fn();
+  await acquireLock(modelsDir, lockPath);
+  try {
+    return await heldLocks.run(new Set([...(held ?? []), lockPath]), fn);
+  } finally {
+    discardTempPath(lockPath);
+  }
+}

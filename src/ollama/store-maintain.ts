@@ -10,7 +10,7 @@ import { blobPath, hashStream, isDigest, parseDigest } from "./blobs.ts";
 import { type Layer, type ManifestFile, manifestBlobs, nameForWriting, readManifest, writeManifest } from "./manifest.ts";
 import { displayName, type ModelName } from "./names.ts";
 import { type OnStoreProgress, ProgressTracker } from "./progress.ts";
-import { isProcessAlive, STORE_TEMP_DIR_NAME, storeFsError } from "./store-fs.ts";
+import { isProcessAlive, STORE_LOCK_NAME, STORE_TEMP_DIR_NAME, storeFsError, withStoreLock } from "./store-fs.ts";
 import { readAllManifests, referencedDigests } from "./store-read.ts";
 
 /** `ollama cp`: writes the source manifest's exact bytes under the destination name (no blob is copied). */
@@ -37,8 +37,15 @@ export interface BlobCleanup {
 /**
  * Deletes those of `digests` that no readable manifest references. When some manifest cannot be
  * read, nothing is deleted (it may reference them), unlike Ollama, which ignores such manifests.
+ * Runs under the store lock, so a manifest another gguf-tool process is committing is either seen
+ * here (and its blobs kept) or written after, by a writer that then finds its blob gone and fails
+ * instead of leaving a broken model (see writeManifest).
  */
 export async function removeUnreferencedBlobs(modelsDir: string, digests: Iterable<string>): Promise<BlobCleanup> {
+  return withStoreLock(modelsDir, () => removeUnreferencedBlobsLocked(modelsDir, digests));
+}
+
+async function removeUnreferencedBlobsLocked(modelsDir: string, digests: Iterable<string>): Promise<BlobCleanup> {
   const { manifests, unreadable } = await readAllManifests(modelsDir);
   const used = referencedDigests(manifests);
   const result: BlobCleanup = { removed: [], shared: [] };
@@ -86,18 +93,20 @@ export interface RemoveResult extends BlobCleanup {
  * manifest references, then the folders it leaves empty under `manifests/`.
  */
 export async function removeModel(modelsDir: string, name: ModelName): Promise<RemoveResult> {
-  const file = await readManifest(modelsDir, name);
-  try {
-    await unlink(file.path);
-  } catch (err) {
-    throw storeFsError(err, file.path, "delete the manifest");
-  }
-  await removeEmptyDirsUpTo(dirname(file.path), join(modelsDir, "manifests"));
-  const cleanup = await removeUnreferencedBlobs(
-    modelsDir,
-    manifestBlobs(file.manifest).map((l) => l.digest),
-  );
-  return { name: file.name, ...cleanup };
+  return withStoreLock(modelsDir, async () => {
+    const file = await readManifest(modelsDir, name);
+    try {
+      await unlink(file.path);
+    } catch (err) {
+      throw storeFsError(err, file.path, "delete the manifest");
+    }
+    await removeEmptyDirsUpTo(dirname(file.path), join(modelsDir, "manifests"));
+    const cleanup = await removeUnreferencedBlobs(
+      modelsDir,
+      manifestBlobs(file.manifest).map((l) => l.digest),
+    );
+    return { name: file.name, ...cleanup };
+  });
 }
 
 /** A blob that a model needs but that is missing or does not hash to its name. */
@@ -262,6 +271,7 @@ export async function planPrune(modelsDir: string, graceMs = PRUNE_GRACE_MS, now
   }
   const ownTemp = join(modelsDir, STORE_TEMP_DIR_NAME);
   for (const name of (await readdir(ownTemp).catch(() => [] as string[])).sort()) {
+    if (name === STORE_LOCK_NAME) continue; // the lock clears itself when its holder is gone
     await consider(join(ownTemp, name), "gguf-tool temporary file", (mtime) => isStaleOwnTemp(name, mtime, now, graceMs));
   }
   return plan;
@@ -272,22 +282,22 @@ export async function planPrune(modelsDir: string, graceMs = PRUNE_GRACE_MS, now
  * now references is skipped, so a model installed since the plan keeps its blobs.
  */
 export async function executePrune(modelsDir: string, plan: PrunePlan): Promise<{ deleted: PruneItem[]; bytes: number }> {
-  const { manifests, unreadable } = await readAllManifests(modelsDir);
-  const used = referencedDigests(manifests);
-  const deleted: PruneItem[] = [];
-  for (const item of plan.items) {
-    if (item.kind === "orphaned blob") {
-      const name = item.path.slice(item.path.lastIndexOf("sha256-"));
-      if (unreadable.length > 0 || used.has(parseDigest(name))) continue;
+  return withStoreLock(modelsDir, async () => {
+    const { manifests, unreadable } = await readAllManifests(modelsDir);
+    const used = referencedDigests(manifests);
+    const deleted: PruneItem[] = [];
+    for (const item of plan.items) {
+      if (item.kind === "orphaned blob") {
+        const name = item.path.slice(item.path.lastIndexOf("sha256-"));
+        if (unreadable.length > 0 || used.has(parseDigest(name))) continue;
+      }
+      try {
+        await rm(item.path, { recursive: true, force: true });
+        deleted.push(item);
+      } catch (err) {
+        throw storeFsError(err, item.path, "delete");
+      }
     }
-    try {
-      await rm(item.path, { recursive: true, force: true });
-      deleted.push(item);
-    } catch (err) {
-      throw storeFsError(err, item.path, "delete");
-    }
-  }
-  const ownTemp = join(modelsDir, STORE_TEMP_DIR_NAME);
-  await rmdir(ownTemp).catch(() => undefined);
-  return { deleted, bytes: deleted.reduce((s, i) => s + i.size, 0) };
+    return { deleted, bytes: deleted.reduce((s, i) => s + i.size, 0) };
+  });
 }
