@@ -20,7 +20,7 @@ interface InspectFlags {
 export function register(program: Command): void {
   program
     .command("inspect")
-    .description("show what a model is: a .gguf file, an Ollama blob or digest, an installed model name[:tag], a .safetensors file or a Hugging Face folder")
+    .description("Show what a model is: a .gguf file, an Ollama blob or digest, an installed model name[:tag], a .safetensors file or a Hugging Face folder")
     .argument("<target>", "file, folder, sha256:<hex> digest or model name")
     .option("--metadata", "also list every metadata key (long arrays abbreviated)")
     .option("--tensors", "also list every tensor: name, type, shape, bytes")

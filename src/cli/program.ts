@@ -2,6 +2,7 @@
  * gguf-tool's entry point: builds the commander program from one module per command,
  * runs it, and turns errors into one line on stderr (a stack trace only with GGUF_TOOL_DEBUG=1).
  */
+import { createRequire } from "node:module";
 import { Command, CommanderError } from "commander";
 import { ToolError } from "../formats/errors.ts";
 import * as inspectCommand from "./inspect.ts";
@@ -23,6 +24,7 @@ const commandModules: Array<{ register(program: Command): void }> = [inspectComm
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command("gguf-tool")
+    .version(packageVersion(), "-V, --version")
     .description("Inspect, convert and quantize GGUF and safetensors models; manage the Ollama store without a server.")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
@@ -33,6 +35,11 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     return reportError(err);
   }
+}
+
+/** The version in package.json (two folders up from this file, in src/ and in dist/ alike). */
+function packageVersion(): string {
+  return (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
 }
 
 /** Prints an error as `gguf-tool: <message>` and returns the exit code (2 for usage errors). */
