@@ -1,11 +1,12 @@
 /**
  * File-system plumbing shared by everything that writes the store: the private temp folder, temp
- * files that disappear on failure or Ctrl-C, folders and files owned like the models dir, and
- * permission errors turned into one clear line.
+ * files that disappear on failure or Ctrl-C, folders and files owned like the models dir,
+ * permission errors turned into one clear line, and the store lock that orders manifest writes
+ * against blob deletions across processes.
  */
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, rmSync, statSync, unlinkSync } from "node:fs";
 import { AsyncLocalStorage } from "node:async_hooks";
+import { chmodSync, chownSync, rmSync, statSync, unlinkSync } from "node:fs";
 import { chown, mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
 import { ToolError } from "../formats/errors.ts";
@@ -39,7 +40,7 @@ function storeOwner(modelsDir: string): Owner | null {
       const st = statSync(modelsDir);
       owner = st.uid === 0 && st.gid === 0 ? null : { uid: st.uid, gid: st.gid };
     } catch {
-      owner = null;
+      return null; // not created yet: we create it, as root
     }
     ownerCache.set(modelsDir, owner);
   }
