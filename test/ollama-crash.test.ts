@@ -136,7 +136,7 @@ describe("kill -9 during an import", () => {
     const complete = await rowsOf(full);
     expect(complete).not.toEqual(before);
 
-    const trials = 6;
+    const trials = 8;
     const outcomes: string[] = [];
     let leftovers = 0;
     /** trials killed after the import had started writing (blobs placed or temp files left) */
@@ -150,8 +150,9 @@ describe("kill -9 during an import", () => {
     for (let i = 0; i < trials; i++) {
       const store = stores[i];
       const running = children[i];
-      // moments spread over the whole run, from the first instant to well past its end (runs vary under load)
-      const delay = (workMs * 1.5 * i) / (trials - 1) + Math.random() * 5;
+      // moments from the first instant to well past the end, denser early: a warm process works
+      // faster than the measured first run, and runs vary under load
+      const delay = workMs * 1.5 * (i / (trials - 1)) ** 2 + Math.random() * 5;
       running.go();
       await new Promise((r) => setTimeout(r, delay));
       running.child.kill("SIGKILL");
