@@ -8,7 +8,7 @@
  * product and nearest_int per value and trial) and the float32 sums (an add and two conversions
  * per step on the loop-carried path, where C has one addss). Its trials are independent, and a
  * value's level is monotone across them, so levels are re-evaluated only where they can change
- * (fillLevels); each trial's sums are taken in float64 (exact products), and C's "is it
+ * (findEvents); each trial's sums are taken in float64 (exact products), and C's "is it
  * better?" test is decided on them with a rigorous bound on C's float32 values (qxDecide); only
  * the first trial, adopted trials and near-ties get C's exact float32 sums. A trial whose levels
  * equal the previous trial's is skipped (same sums: adopting it again would change nothing, and
@@ -29,9 +29,15 @@ const XS = new Float64Array(32); // the sub-block's values
 const WS = new Float64Array(32); // fr(x*x)
 const WX = new Float64Array(32); // fr(fr(x*x)*x)
 const INV_AX = new Float64Array(32); // 1 / |x| (0 for x = 0)
-const CHANGE_AT = new Float64Array(32); // fillLevels: |iscale| from which a level could change
 const ISCALE = new Float64Array(32); // trial k's iscale (k = is + 9)
-const LEVELS = new Uint8Array(TRIALS * MAX_N); // row k: the levels (l + nmax) of trial k
+const REACH = new Float64Array(32); // findEvents: |ISCALE[k]|, widened
+const NUMER = new Float64Array(32); // -fr(nmax + 0.1f*is) for trial k, for nmax = numerNmax
+let numerNmax = -1;
+const LEVEL0 = new Uint8Array(128); // the levels (l + nmax) of trial 0
+const EV_COUNT = new Int32Array(32); // how many levels change in trial k
+const EVENTS = new Int32Array(TRIALS * MAX_N); // trial k's changes: value index | (new level << 8)
+const CUR_L = new Uint8Array(128); // the levels of the trial being evaluated
+const BEST_L = new Uint8Array(128); // the best trial's levels
 const SUMS = new Float64Array(32); // rowSums: float64 lx, |lx|, l2; exactSums: C's sumlx, suml2
 
 const U = 2 ** -24; // float32 unit roundoff
@@ -69,50 +75,65 @@ function qxLevel(i: number, k: number, nmax: number): number {
 }
 
 /**
- * Every trial's levels into LEVELS, evaluating C's level only where it can change. From trial
- * to trial (is = -9..9) |iscale| grows, so |iscale * x| grows and a level moves away from 0 (the
- * float32 product, round-half-even, which is symmetric, and the clamp are monotone; |product| <=
- * 33 keeps nearest_int exact): level l can only change once |iscale| reaches (|l| + 0.5) / |x|.
- * Below that by a relative 1.1e-6 (far more than float32's rounding of the product and float64's
- * of the threshold) it cannot, so each trial re-evaluates only the values at their threshold.
+ * Every value's level in every trial, as its level in trial 0 (LEVEL0) and the trials where it
+ * changes (EVENTS), evaluating C's level only where it can change. From trial to trial (is =
+ * -9..9) |iscale| grows, so |iscale * x| grows and a level moves away from 0 (the float32
+ * product, round-half-even, which is symmetric, and the clamp are monotone; |product| <= 33 keeps
+ * nearest_int exact): level l can only change once |iscale| reaches (|l| + 0.5) / |x|. Below that
+ * by a relative 1.1e-6 (far more than float32's rounding of the product and float64's of the
+ * threshold) it cannot, so a value is re-evaluated only in the trials from its threshold on,
+ * found directly (firstReach) instead of testing every trial.
  */
-function fillLevels(n: number, nmax: number): void {
-  for (let i = 0; i < n; i++) {
-    const q = qxLevel(i, 0, nmax);
-    LEVELS[i] = q;
-    setChangeAt(q, i, nmax);
+function findEvents(n: number, nmax: number, amax: number): void {
+  for (let k = 0; k < TRIALS; k++) {
+    REACH[k] = Math.abs(ISCALE[k]) * 1.0000011; // REACH >= threshold: |iscale| > threshold * (1 - 1.1e-6)
+    EV_COUNT[k] = 0;
   }
-  for (let k = 1; k < TRIALS; k++) {
-    const reach = Math.abs(ISCALE[k]) * 1.0000011; // reach >= CHANGE_AT: |iscale| > CHANGE_AT * (1 - 1.1e-6)
-    const r = (k * MAX_N) | 0;
-    for (let i = 0; i < n; i++) {
-      let q = LEVELS[r - MAX_N + i];
-      if (reach >= CHANGE_AT[i]) {
-        q = qxLevel(i, k, nmax);
-        setChangeAt(q, i, nmax);
+  for (let i = 0; i < n; i++) {
+    let q = qxLevel(i, 0, nmax);
+    LEVEL0[i] = q;
+    let k = firstReach(changeAt(q, i, nmax), 1, nmax, amax);
+    while (k < TRIALS) {
+      const q2 = qxLevel(i, k, nmax);
+      if (q2 !== q) {
+        EVENTS[k * MAX_N + EV_COUNT[k]] = i | (q2 << 8);
+        EV_COUNT[k]++;
+        q = q2;
+        k = firstReach(changeAt(q, i, nmax), k + 1, nmax, amax);
+      } else {
+        k++;
       }
-      LEVELS[r + i] = q;
     }
   }
 }
 
-/**
- * CHANGE_AT[i]: the |iscale| from which level q (stored l + nmax) of value i could change, else
- * Infinity. (Stored, not returned: a double returned from a call that is not inlined is boxed.)
- */
-function setChangeAt(q: number, i: number, nmax: number): void {
+/** The |iscale| from which level q (stored l + nmax) of value i could change, else Infinity. */
+function changeAt(q: number, i: number, nmax: number): number {
   const l = q - nmax;
   const inv = INV_AX[i]; // 1 / |x|: 0 for x = 0 (level 0 for good)
   // at the clamp on its side, or x = 0: never
-  CHANGE_AT[i] = l >= nmax - 1 || l <= -nmax || inv === 0 ? Infinity : (Math.abs(l) + 0.5) * inv;
+  return l >= nmax - 1 || l <= -nmax || inv === 0 ? Infinity : (Math.abs(l) + 0.5) * inv;
 }
 
-/** Float64 sums of row k (exact products) into SUMS[0..2]: lx = sum wx*l, sum |wx*l|, l2 = sum w*l*l. */
-function rowSums(n: number, nmax: number, k: number): void {
-  const r = (k * MAX_N) | 0;
+/**
+ * The first trial k >= from with REACH[k] >= t (TRIALS if none). REACH is nondecreasing
+ * (|iscale| = fr(fr(nmax + 0.1f*is) / |max|) is), so a guess from the trial formula, corrected by
+ * comparisons, is exact.
+ */
+function firstReach(t: number, from: number, nmax: number, amax: number): number {
+  let k = Math.ceil(9 + (t * amax - nmax) * 10);
+  if (!(k >= from)) k = from; // also NaN
+  if (k > TRIALS) k = TRIALS;
+  while (k > from && REACH[k - 1] >= t) k--;
+  while (k < TRIALS && REACH[k] < t) k++;
+  return k;
+}
+
+/** Float64 sums of the levels in CUR_L (exact products) into SUMS[0..2]: lx = sum wx*l, sum |wx*l|, l2 = sum w*l*l. */
+function curSums(n: number, nmax: number): void {
   let lx = 0, alx = 0, l2 = 0;
   for (let i = 0; i < n; i++) {
-    const l = (LEVELS[r + i] - nmax) | 0;
+    const l = (CUR_L[i] - nmax) | 0;
     const t = WX[i] * l;
     lx += t;
     alx += Math.abs(t);
@@ -124,21 +145,20 @@ function rowSums(n: number, nmax: number, k: number): void {
 }
 
 /**
- * SUMS[0..2] from row `prev`'s to row k's, through the values whose level differs (consecutive
- * trials differ in few). Each update is exact but for one float64 rounding, so after the <= 18 * 16
- * updates of a search the sums are still within 1e-13 of their sums of |terms|. Returns false
- * when no level differs.
+ * Applies trial k's level changes to CUR_L and SUMS[0..2]. Each update is exact but for one
+ * float64 rounding, so after the <= 3 * 16 updates of a search the sums are still within 1e-13
+ * of their sums of |terms|. Returns the number of changes.
  */
-function moveSums(n: number, nmax: number, k: number, prev: number): boolean {
-  const r = (k * MAX_N) | 0;
-  const p = (prev * MAX_N) | 0;
-  let changed = false;
+function applyEvents(k: number, nmax: number): number {
+  const c = EV_COUNT[k];
+  if (c === 0) return 0;
   let lx = SUMS[0], alx = SUMS[1], l2 = SUMS[2];
-  for (let i = 0; i < n; i++) {
-    const a = LEVELS[r + i];
-    const b = LEVELS[p + i];
-    if (a === b) continue;
-    changed = true;
+  for (let e = k * MAX_N, end = e + c; e < end; e++) {
+    const ev = EVENTS[e];
+    const i = ev & 255;
+    const a = ev >> 8;
+    const b = CUR_L[i];
+    CUR_L[i] = a;
     const la = (a - nmax) | 0;
     const lb = (b - nmax) | 0;
     const wx = WX[i];
@@ -149,15 +169,14 @@ function moveSums(n: number, nmax: number, k: number, prev: number): boolean {
   SUMS[0] = lx;
   SUMS[1] = alx;
   SUMS[2] = l2;
-  return changed;
+  return c;
 }
 
-/** C's float32 sumlx += w*x*l and suml2 += w*l*l of row k into SUMS[3], SUMS[4]. */
-function exactSums(n: number, nmax: number, k: number): void {
-  const r = (k * MAX_N) | 0;
+/** C's float32 sumlx += w*x*l and suml2 += w*l*l of the levels in CUR_L into SUMS[3], SUMS[4]. */
+function exactSums(n: number, nmax: number): void {
   let lx = 0, l2 = 0;
   for (let i = 0; i < n; i++) {
-    const q = (LEVELS[r + i] - nmax) | 0;
+    const q = (CUR_L[i] - nmax) | 0;
     lx = fr(lx + fr(WX[i] * q));
     l2 = fr(l2 + fr(fr(WS[i] * q) * q));
   }
@@ -217,35 +236,49 @@ export function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: numbe
     return 0;
   }
   // Trial k = is + 9: iscale = -(nmax + 0.1f*is) / max; is = 0 is C's first pass (-nmax / max).
-  for (let k = 0; k < TRIALS; k++) ISCALE[k] = fr(-fr(nmax + fr(F32_0_1 * (k - 9))) / max);
-  fillLevels(n, nmax);
+  if (nmax !== numerNmax) {
+    for (let k = 0; k < TRIALS; k++) NUMER[k] = -fr(nmax + fr(F32_0_1 * (k - 9)));
+    numerNmax = nmax;
+  }
+  for (let k = 0; k < TRIALS; k++) ISCALE[k] = fr(NUMER[k] / max);
+  findEvents(n, nmax, amax);
 
-  // C's order: is = 0 first (always exactly), then is = -9..-1, 1..9.
-  exactSums(n, nmax, 9);
+  // Trial 0's sums, then trial 9's (C's first pass, always exactly), then C's order: is = -9..-1, 1..9.
+  for (let i = 0; i < n; i++) CUR_L[i] = LEVEL0[i];
+  curSums(n, nmax);
+  const lx0 = SUMS[0], alx0 = SUMS[1], l20 = SUMS[2];
+  let changedTo9 = 0;
+  for (let k = 1; k <= 9; k++) changedTo9 += applyEvents(k, nmax);
+  exactSums(n, nmax);
   let sumlx = SUMS[3];
   let suml2 = SUMS[4];
   let scale = suml2 !== 0 ? fr(sumlx / suml2) : 0; // C: suml2 ? ... (NaN is true)
   let best = fr(scale * sumlx);
-  let bestRow = 9;
-  let prev = 9;
-  rowSums(n, nmax, 9);
+  for (let i = 0; i < n; i++) BEST_L[i] = CUR_L[i];
+  for (let i = 0; i < n; i++) CUR_L[i] = LEVEL0[i];
+  SUMS[0] = lx0;
+  SUMS[1] = alx0;
+  SUMS[2] = l20;
+  // A trial whose levels equal the previous evaluated trial's (trial 9 for trial 0, trial 8 for
+  // trial 10) is skipped: levels only move away from 0, so they differ exactly when some change
+  // lies between.
+  let changed = changedTo9;
   for (let k = 0; k < TRIALS; k++) {
-    if (k === 9) continue;
-    const changed = moveSums(n, nmax, k, prev); // same levels as the previous trial: same outcome
-    prev = k;
-    if (!changed) continue;
+    if (k > 0) changed += applyEvents(k, nmax);
+    if (k === 9 || changed === 0) continue;
+    changed = 0;
     const decision = qxDecide(best);
     if (decision === 0) continue;
-    exactSums(n, nmax, k);
+    exactSums(n, nmax);
     sumlx = SUMS[3];
     suml2 = SUMS[4];
     if (decision === 1 || (suml2 > 0 && fr(sumlx * sumlx) > fr(best * suml2))) {
-      bestRow = k;
+      for (let i = 0; i < n; i++) BEST_L[i] = CUR_L[i];
       scale = fr(sumlx / suml2);
       best = fr(scale * sumlx);
     }
   }
-  for (let i = 0, r = bestRow * MAX_N; i < n; i++) L[lo + i] = LEVELS[r + i];
+  for (let i = 0; i < n; i++) L[lo + i] = BEST_L[i];
   return scale;
 }
 
