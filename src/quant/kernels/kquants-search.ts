@@ -121,9 +121,9 @@ function changeAt(q: number, i: number, nmax: number): number {
  * comparisons, is exact.
  */
 function firstReach(t: number, from: number, nmax: number, amax: number): number {
-  let k = Math.ceil(9 + (t * amax - nmax) * 10);
-  if (!(k >= from)) k = from; // also NaN
-  if (k > TRIALS) k = TRIALS;
+  const guess = 9 + (t * amax - nmax) * 10;
+  let k = from | 0;
+  if (guess > from) k = guess < TRIALS ? Math.ceil(guess) | 0 : TRIALS; // NaN: from
   while (k > from && REACH[k - 1] >= t) k--;
   while (k < TRIALS && REACH[k] < t) k++;
   return k;

@@ -177,14 +177,14 @@ export function quantizeRowsQ3K(src: Float32Array, dst: Uint8Array): void {
       }
     }
     // High bit of element e goes to bit e/32 of hmask[e%32]; the low 2 bits to qs.
+    // Branch-free: levels are 0..7, so bit 2 is "> 3".
     for (let k = 0; k < 32; k++) {
       let h = 0;
       for (let bit = 0; bit < 8; bit++) {
         const e = 32 * bit + k;
-        if (L[e] > 3) {
-          h |= 1 << bit;
-          L[e] -= 4;
-        }
+        const l = L[e];
+        h |= (l >> 2) << bit;
+        L[e] = l & 3;
       }
       dst[o + k] = h;
     }
