@@ -90,30 +90,33 @@ const BIG = 1e37;
 const REL64 = 1e-12;
 
 function setMin(min: number): void {
-  S[MIN] = min;
-  S[RANGE] = fr(S[MAX] - min);
-  S[CUR_ISCALE] = 0; // levels computed with another min say nothing about this one's
+  const st = S;
+  const xsA = XS;
+  const dxA = DX;
+  const invDxA = INV_DX;
+  st[MIN] = min;
+  st[RANGE] = fr(st[MAX] - min);
+  st[CUR_ISCALE] = 0; // levels computed with another min say nothing about this one's
   const n = kN | 0;
   let maxAbs = 0;
   for (let i = 0; i < n; i++) {
-    const d = fr(XS[i] - min);
-    DX[i] = d;
-    INV_DX[i] = d > 0 ? 1 / d : 0;
+    const d = fr(xsA[i] - min);
+    dxA[i] = d;
+    invDxA[i] = d > 0 ? 1 / d : 0;
     const a = Math.abs(d);
     maxAbs = a > maxAbs ? a : maxAbs;
   }
-  S[MAX_ABS_DX] = maxAbs === maxAbs && S[RANGE] > 0 ? maxAbs : Infinity; // NaN or range <= 0: never step
+  st[MAX_ABS_DX] = maxAbs === maxAbs && st[RANGE] > 0 ? maxAbs : Infinity; // NaN or range <= 0: never step
 }
 
-/** C's level of value i: clamp(nearest_int(fr(iscale * (x - min))), 0, nmax). */
-function level(is: number, i: number, nmax: number): number {
-  const q = nearestIntOfProduct(is, DX[i]);
+/** C's level of a value with x - min = d: clamp(nearest_int(fr(iscale * d)), 0, nmax). */
+function level(is: number, d: number, nmax: number): number {
+  const q = nearestIntOfProduct(is, d);
   return q > nmax ? nmax : q < 0 ? 0 : q;
 }
 
-/** The iscale from which level q of value i could grow: (q + 0.5) / (x - min), else Infinity. */
-function growAt(q: number, i: number, nmax: number): number {
-  const inv = INV_DX[i];
+/** The iscale from which level q of a value could grow: (q + 0.5) / (x - min) (inv: its INV_DX), else Infinity. */
+function growAt(q: number, inv: number, nmax: number): number {
   return q < nmax && inv > 0 ? (q + 0.5) * inv : Infinity;
 }
 
@@ -123,31 +126,39 @@ function growAt(q: number, i: number, nmax: number): number {
  * changed.
  */
 function allLevels(): boolean {
+  const st = S;
+  const xsA = XS;
+  const axA = AX;
+  const wsA = WS;
+  const dxA = DX;
+  const invDxA = INV_DX;
+  const growA = GROW_AT;
+  const curA = CUR;
   const n = kN | 0;
-  const nmax = S[NMAX] | 0;
-  const is = S[TRIAL_ISCALE];
+  const nmax = st[NMAX] | 0;
+  const is = st[TRIAL_ISCALE];
   let changed = 0;
   let l1 = 0, l2 = 0, xl = 0, axl = 0;
   let first = Infinity;
   for (let i = 0; i < n; i++) {
-    const q = level(is, i, nmax);
-    changed |= q ^ CUR[i];
-    CUR[i] = q;
-    const g = growAt(q, i, nmax);
-    GROW_AT[i] = g;
+    const q = level(is, dxA[i], nmax);
+    changed |= q ^ curA[i];
+    curA[i] = q;
+    const g = growAt(q, invDxA[i], nmax);
+    growA[i] = g;
     first = g < first ? g : first;
-    const wq = WS[i] * q;
+    const wq = wsA[i] * q;
     l1 += wq;
     l2 += wq * q;
-    xl += wq * XS[i];
-    axl += wq * AX[i];
+    xl += wq * xsA[i];
+    axl += wq * axA[i];
   }
-  S[SL] = l1;
-  S[SL2] = l2;
-  S[SXL] = xl;
-  S[SAXL] = axl;
-  S[CUR_ISCALE] = is;
-  S[FIRST_GROW] = first;
+  st[SL] = l1;
+  st[SL2] = l2;
+  st[SXL] = xl;
+  st[SAXL] = axl;
+  st[CUR_ISCALE] = is;
+  st[FIRST_GROW] = first;
   return changed !== 0;
 }
 
@@ -162,40 +173,48 @@ function allLevels(): boolean {
  * recomputed. Returns true when some level changed.
  */
 function stepLevels(): boolean {
-  const is = S[TRIAL_ISCALE];
-  if (!(is >= S[CUR_ISCALE] && S[CUR_ISCALE] > 0 && is * S[MAX_ABS_DX] < 4e6)) return allLevels();
-  S[CUR_ISCALE] = is;
+  const st = S;
+  const xsA = XS;
+  const axA = AX;
+  const wsA = WS;
+  const dxA = DX;
+  const invDxA = INV_DX;
+  const growA = GROW_AT;
+  const curA = CUR;
+  const is = st[TRIAL_ISCALE];
+  if (!(is >= st[CUR_ISCALE] && st[CUR_ISCALE] > 0 && is * st[MAX_ABS_DX] < 4e6)) return allLevels();
+  st[CUR_ISCALE] = is;
   const reach = is * 1.0000011; // reach >= GROW_AT: is > GROW_AT * (1 - 1.1e-6)
-  if (reach < S[FIRST_GROW]) return false; // no level can have grown
+  if (reach < st[FIRST_GROW]) return false; // no level can have grown
   const n = kN | 0;
-  const nmax = S[NMAX] | 0;
+  const nmax = st[NMAX] | 0;
   let changed = 0;
-  let l1 = S[SL], l2 = S[SL2], xl = S[SXL], axl = S[SAXL];
+  let l1 = st[SL], l2 = st[SL2], xl = st[SXL], axl = st[SAXL];
   let first = Infinity;
   for (let i = 0; i < n; i++) {
-    let g = GROW_AT[i];
+    let g = growA[i];
     if (reach >= g) {
-      const q = level(is, i, nmax);
-      g = growAt(q, i, nmax);
-      GROW_AT[i] = g;
-      const old = CUR[i];
+      const q = level(is, dxA[i], nmax);
+      g = growAt(q, invDxA[i], nmax);
+      growA[i] = g;
+      const old = curA[i];
       if (q !== old) {
         changed = 1;
-        CUR[i] = q;
-        const w = WS[i];
+        curA[i] = q;
+        const w = wsA[i];
         l1 += w * (q - old);
         l2 += w * (q * q - old * old);
-        xl += w * (q - old) * XS[i];
-        axl += w * (q - old) * AX[i];
+        xl += w * (q - old) * xsA[i];
+        axl += w * (q - old) * axA[i];
       }
     }
     first = g < first ? g : first;
   }
-  S[SL] = l1;
-  S[SL2] = l2;
-  S[SXL] = xl;
-  S[SAXL] = axl;
-  S[FIRST_GROW] = first;
+  st[SL] = l1;
+  st[SL2] = l2;
+  st[SXL] = xl;
+  st[SAXL] = axl;
+  st[FIRST_GROW] = first;
   return changed !== 0;
 }
 
@@ -223,40 +242,44 @@ function widen(c: number, r: number): number {
  * Magnitudes where a float32 step could overflow give infinite bounds (forcing exact arithmetic).
  */
 function candidateBounds(): void {
-  const s = S[C_SCALE];
-  const m = S[C_MIN];
-  const nmax = S[NMAX];
-  const sw = S[W];
-  const M = (Math.abs(s) + S[C_SCALE_R]) * nmax + Math.abs(m) + S[C_MIN_R] + S[X_MAX];
-  const B = S[C_SCALE_R] * nmax + S[C_MIN_R] + 3.001 * U * M + TINY;
+  const st = S;
+  const xsA = XS;
+  const wsA = WS;
+  const curA = CUR;
+  const s = st[C_SCALE];
+  const m = st[C_MIN];
+  const nmax = st[NMAX];
+  const sw = st[W];
+  const M = (Math.abs(s) + st[C_SCALE_R]) * nmax + Math.abs(m) + st[C_MIN_R] + st[X_MAX];
+  const B = st[C_SCALE_R] * nmax + st[C_MIN_R] + 3.001 * U * M + TINY;
   let lo: number;
   let hi: number;
   let safe: boolean;
   if (kUseMad) {
     const n = kN | 0;
     let e = 0;
-    for (let i = 0; i < n; i++) e += WS[i] * Math.abs(s * CUR[i] + m - XS[i]);
+    for (let i = 0; i < n; i++) e += wsA[i] * Math.abs(s * curA[i] + m - xsA[i]);
     const spread = B * sw + REL64 * (e + M * sw);
     lo = (e - spread) * (1 - 2.1e-6) - 1e-42;
     hi = (e + spread) * (1 + 2.1e-6) + 1e-42;
-    safe = S[W_MAX] * M < 1e37;
+    safe = st[W_MAX] * M < 1e37;
   } else {
-    const l = S[SL];
-    const l2 = S[SL2];
-    const ec = s * s * l2 + 2 * s * m * l + m * m * sw - 2 * s * S[SXL] - 2 * m * S[WX] + S[WXX];
-    const err = REL64 * (s * s * l2 + Math.abs(2 * s * m) * l + m * m * sw + Math.abs(2 * s) * S[SAXL] + Math.abs(2 * m) * S[WAX] + S[WXX]);
+    const l = st[SL];
+    const l2 = st[SL2];
+    const ec = s * s * l2 + 2 * s * m * l + m * m * sw - 2 * s * st[SXL] - 2 * m * st[WX] + st[WXX];
+    const err = REL64 * (s * s * l2 + Math.abs(2 * s * m) * l + m * m * sw + Math.abs(2 * s) * st[SAXL] + Math.abs(2 * m) * st[WAX] + st[WXX]);
     const ecHi = ec + err;
     const spread = 2 * B * Math.sqrt(sw * (ecHi > 0 ? ecHi : 0)) + B * B * sw;
     lo = (ec - err - spread) * (1 - 2.1e-6) - 1e-45 * sw - 1e-42;
     hi = (ecHi + spread) * (1 + 2.1e-6) + 1e-45 * sw + 1e-42;
-    safe = M < 1e18 && S[W_MAX] * M * M < 1e37;
+    safe = M < 1e18 && st[W_MAX] * M * M < 1e37;
   }
   if (safe && hi < 1e37) {
-    S[LO] = lo;
-    S[HI] = hi;
+    st[LO] = lo;
+    st[HI] = hi;
   } else {
-    S[LO] = -Infinity;
-    S[HI] = Infinity;
+    st[LO] = -Infinity;
+    st[HI] = Infinity;
   }
 }
 
@@ -267,20 +290,21 @@ function candidateBounds(): void {
  * Midpoint-radius interval arithmetic: each float32 value of C's lies within c ± r.
  */
 function candidateInterval(): number {
+  const st = S;
   // C's float32 sums lie within SUM_REL of the float64 ones (relative to the sum of |terms|).
-  const L = S[SL];
+  const L = st[SL];
   const rL = SUM_REL * L + SUM_TINY;
-  const L2 = S[SL2];
+  const L2 = st[SL2];
   const rL2 = SUM_REL * L2 + SUM_TINY;
-  const XL = S[SXL];
-  const rXL = SUM_REL * S[SAXL] + SUM_TINY;
-  const sumW = S[SUM_W];
-  const sumX = S[SUM_X];
+  const XL = st[SXL];
+  const rXL = SUM_REL * st[SAXL] + SUM_TINY;
+  const sumW = st[SUM_W];
+  const sumX = st[SUM_X];
   const aw = Math.abs(sumW);
   const ax = Math.abs(sumX);
   // Every float32 value below must stay far from overflow (an inf or NaN in C is decided exactly);
   // sums of |terms| below BIG also keep C's partial sums finite.
-  if (!(L + rL < BIG && L2 + rL2 < BIG && S[SAXL] + rXL < BIG && aw < BIG && ax < BIG)) return -1;
+  if (!(L + rL < BIG && L2 + rL2 < BIG && st[SAXL] + rXL < BIG && aw < BIG && ax < BIG)) return -1;
   // D = sum_w * sum_l2 - sum_l * sum_l
   const p1 = sumW * L2;
   const rp1 = widen(p1, aw * rL2);
@@ -320,26 +344,30 @@ function candidateInterval(): number {
     return -1; // the clamp is undecided (or NaN)
   }
   if (!(Math.abs(s) + rs < BIG && Math.abs(m) + rm < BIG)) return -1;
-  S[C_SCALE] = s;
-  S[C_SCALE_R] = rs * 1.000001;
-  S[C_MIN] = m;
-  S[C_MIN_R] = rm * 1.000001;
+  st[C_SCALE] = s;
+  st[C_SCALE_R] = rs * 1.000001;
+  st[C_MIN] = m;
+  st[C_MIN_R] = rm * 1.000001;
   return 1;
 }
 
 /** C's exact float32 sums of the levels in CUR and its candidate: returns false when D <= 0. */
 function exactCandidate(): boolean {
+  const st = S;
+  const xsA = XS;
+  const wsA = WS;
+  const curA = CUR;
   const n = kN | 0;
   let sumL = 0, sumL2 = 0, sumXL = 0;
   for (let i = 0; i < n; i++) {
-    const q = CUR[i];
-    const wq = fr(WS[i] * q);
+    const q = curA[i];
+    const wq = fr(wsA[i] * q);
     sumL = fr(sumL + wq);
     sumL2 = fr(sumL2 + fr(wq * q));
-    sumXL = fr(sumXL + fr(wq * XS[i]));
+    sumXL = fr(sumXL + fr(wq * xsA[i]));
   }
-  const sumW = S[SUM_W];
-  const sumX = S[SUM_X];
+  const sumW = st[SUM_W];
+  const sumX = st[SUM_X];
   const D = fr(fr(sumW * sumL2) - fr(sumL * sumL));
   if (!(D > 0)) return false;
   let thisScale = fr(fr(fr(sumW * sumXL) - fr(sumX * sumL)) / D);
@@ -348,59 +376,64 @@ function exactCandidate(): boolean {
     thisMin = 0;
     thisScale = fr(sumXL / sumL2);
   }
-  S[C_SCALE] = thisScale;
-  S[C_SCALE_R] = 0;
-  S[C_MIN] = thisMin;
-  S[C_MIN_R] = 0;
+  st[C_SCALE] = thisScale;
+  st[C_SCALE_R] = 0;
+  st[C_MIN] = thisMin;
+  st[C_MIN_R] = 0;
   return true;
 }
 
 /** C's float32 error of the candidate with scale s, min m and levels lv. */
 function exactError(lv: Uint8Array, s: number, m: number): number {
+  const xsA = XS;
+  const wsA = WS;
   const n = kN | 0;
   let e = 0;
   for (let i = 0; i < n; i++) {
-    const d = fr(fr(fr(s * lv[i]) + m) - XS[i]);
-    e = fr(e + (kUseMad ? fr(WS[i] * Math.abs(d)) : fr(WS[i] * fr(d * d))));
+    const d = fr(fr(fr(s * lv[i]) + m) - xsA[i]);
+    e = fr(e + (kUseMad ? fr(wsA[i] * Math.abs(d)) : fr(wsA[i] * fr(d * d))));
   }
   return e;
 }
 
 /** Makes the candidate in S[C_SCALE], S[C_MIN] (exact values), levels in CUR, the best one. */
 function adopt(lo: number, hi: number, exact: number, exactKnown: boolean): void {
-  BEST.set(CUR);
-  S[BEST_LO] = lo;
-  S[BEST_HI] = hi;
-  S[BEST_EXACT] = exact;
+  const st = S;
+  const bestA = BEST;
+  bestA.set(CUR);
+  st[BEST_LO] = lo;
+  st[BEST_HI] = hi;
+  st[BEST_EXACT] = exact;
   kBestExactKnown = exactKnown;
-  S[SCALE] = S[C_SCALE];
-  const min = S[C_MIN];
-  if (min !== S[MIN]) setMin(min);
-  else S[MIN] = min; // equal value (perhaps the other zero): levels and range unchanged
+  st[SCALE] = st[C_SCALE];
+  const min = st[C_MIN];
+  if (min !== st[MIN]) setMin(min);
+  else st[MIN] = min; // equal value (perhaps the other zero): levels and range unchanged
 }
 
 /** C's evaluation of the trial whose levels are in CUR (float64 sums in S[SL..SAXL]). */
 function evaluateTrial(): void {
+  const st = S;
   const kind = candidateInterval();
   if (kind === 0) return;
   if (kind > 0) {
     candidateBounds();
-    if (S[LO] >= S[BEST_HI]) return; // certainly cur_error >= best_error
-    if (S[HI] < S[BEST_LO] && exactCandidate()) {
+    if (st[LO] >= st[BEST_HI]) return; // certainly cur_error >= best_error
+    if (st[HI] < st[BEST_LO] && exactCandidate()) {
       // certainly cur_error < best_error: adopt, with C's exact scale and min
       candidateBounds();
-      adopt(S[LO], S[HI], 0, false);
+      adopt(st[LO], st[HI], 0, false);
       return;
     }
   }
   // Undecided: exactly as C.
   if (!exactCandidate()) return;
   if (!kBestExactKnown) {
-    S[BEST_EXACT] = exactError(BEST, S[SCALE], S[MIN]);
+    st[BEST_EXACT] = exactError(BEST, st[SCALE], st[MIN]);
     kBestExactKnown = true;
   }
-  const e = exactError(CUR, S[C_SCALE], S[C_MIN]);
-  if (e < S[BEST_EXACT]) adopt(e, e, e, true);
+  const e = exactError(CUR, st[C_SCALE], st[C_MIN]);
+  if (e < st[BEST_EXACT]) adopt(e, e, e, true);
 }
 
 function trialIscale(rmin: number, rdelta: number, is: number): number {
@@ -417,6 +450,11 @@ export function makeQkx2Quants(
   L: Uint8Array, lo: number, mins: Float32Array, mj: number,
   rmin: number, rdelta: number, nstep: number, useMad: boolean,
 ): number {
+  const st = S;
+  const xsA = XS;
+  const axA = AX;
+  const wsA = WS;
+  const bestA = BEST;
   let min = x[xo];
   let max = min;
   let sumW = weights[0];
@@ -426,9 +464,9 @@ export function makeQkx2Quants(
     const xi = x[xo + i];
     const w = weights[i];
     const ax = Math.abs(xi);
-    XS[i] = xi;
-    AX[i] = ax;
-    WS[i] = w;
+    xsA[i] = xi;
+    axA[i] = ax;
+    wsA[i] = w;
     if (i > 0) {
       if (xi < min) min = xi;
       if (xi > max) max = xi;
@@ -450,46 +488,46 @@ export function makeQkx2Quants(
   }
   kN = n;
   kUseMad = useMad;
-  S[NMAX] = nmax;
-  S[MAX] = max;
-  S[SUM_W] = sumW;
-  S[SUM_X] = sumX;
-  S[W] = w64;
-  S[WX] = wx64;
-  S[WXX] = wxx64;
-  S[WAX] = wax64;
+  st[NMAX] = nmax;
+  st[MAX] = max;
+  st[SUM_W] = sumW;
+  st[SUM_X] = sumX;
+  st[W] = w64;
+  st[WX] = wx64;
+  st[WXX] = wxx64;
+  st[WAX] = wax64;
   // A NaN among the values or weights (it makes these sums NaN) or an infinity gives infinite
   // bounds everywhere, so every comparison is made exactly.
-  S[W_MAX] = w64 === w64 ? wMax : Infinity;
-  S[X_MAX] = wx64 === wx64 ? axMax : Infinity;
+  st[W_MAX] = w64 === w64 ? wMax : Infinity;
+  st[X_MAX] = wx64 === wx64 ? axMax : Infinity;
   setMin(min);
 
   // The initial guess.
-  const iscale0 = fr(nmax / S[RANGE]);
-  S[SCALE] = fr(1 / iscale0);
-  S[TRIAL_ISCALE] = iscale0;
+  const iscale0 = fr(nmax / st[RANGE]);
+  st[SCALE] = fr(1 / iscale0);
+  st[TRIAL_ISCALE] = iscale0;
   allLevels();
-  S[C_SCALE] = S[SCALE];
-  S[C_SCALE_R] = 0;
-  S[C_MIN] = S[MIN];
-  S[C_MIN_R] = 0;
+  st[C_SCALE] = st[SCALE];
+  st[C_SCALE_R] = 0;
+  st[C_MIN] = st[MIN];
+  st[C_MIN_R] = 0;
   candidateBounds();
-  BEST.set(CUR);
-  S[BEST_LO] = S[LO];
-  S[BEST_HI] = S[HI];
+  bestA.set(CUR);
+  st[BEST_LO] = st[LO];
+  st[BEST_HI] = st[HI];
   kBestExactKnown = false;
 
   // Trial 0 has a smaller iscale than the initial guess: all its levels are computed, and it is
   // always evaluated. Every later trial whose levels equal the previous trial's is the same
   // candidate, already compared: skipped.
-  S[TRIAL_ISCALE] = trialIscale(rmin, rdelta, 0);
+  st[TRIAL_ISCALE] = trialIscale(rmin, rdelta, 0);
   allLevels();
   evaluateTrial();
   for (let is = 1; is <= nstep; is++) {
-    S[TRIAL_ISCALE] = trialIscale(rmin, rdelta, is);
+    st[TRIAL_ISCALE] = trialIscale(rmin, rdelta, is);
     if (stepLevels()) evaluateTrial();
   }
-  for (let i = 0; i < n; i++) L[lo + i] = BEST[i];
-  mins[mj] = -S[MIN];
-  return S[SCALE];
+  for (let i = 0; i < n; i++) L[lo + i] = bestA[i];
+  mins[mj] = -st[MIN];
+  return st[SCALE];
 }
