@@ -66,9 +66,9 @@ export function nearestIntOfProduct(a: number, b: number): number {
   return (s >= -4194304 && s < 4194304 ? s : nearestInt(v)) | 0;
 }
 
-/** C's level of value i in trial k: clamp(nearest_int(iscale * x), -nmax, nmax-1) + nmax. */
-function qxLevel(i: number, k: number, nmax: number): number {
-  let l = nearestIntOfProduct(ISCALE[k], XS[i]);
+/** C's level of value x in a trial with this iscale: clamp(nearest_int(iscale * x), -nmax, nmax-1) + nmax. */
+function qxLevel(x: number, iscale: number, nmax: number): number {
+  let l = nearestIntOfProduct(iscale, x);
   l = l < nmax - 1 ? l : nmax - 1;
   l = l > -nmax ? l : -nmax;
   return l + nmax;
@@ -85,21 +85,28 @@ function qxLevel(i: number, k: number, nmax: number): number {
  * found directly (firstReach) instead of testing every trial.
  */
 function findEvents(n: number, nmax: number, amax: number): void {
+  const xsA = XS;
+  const invAxA = INV_AX;
+  const iscaleA = ISCALE;
+  const reachA = REACH;
+  const level0A = LEVEL0;
+  const evCountA = EV_COUNT;
+  const eventsA = EVENTS;
   for (let k = 0; k < TRIALS; k++) {
-    REACH[k] = Math.abs(ISCALE[k]) * 1.0000011; // REACH >= threshold: |iscale| > threshold * (1 - 1.1e-6)
-    EV_COUNT[k] = 0;
+    reachA[k] = Math.abs(iscaleA[k]) * 1.0000011; // REACH >= threshold: |iscale| > threshold * (1 - 1.1e-6)
+    evCountA[k] = 0;
   }
   for (let i = 0; i < n; i++) {
-    let q = qxLevel(i, 0, nmax);
-    LEVEL0[i] = q;
-    let k = firstReach(changeAt(q, i, nmax), 1, nmax, amax);
+    let q = qxLevel(xsA[i], iscaleA[0], nmax);
+    level0A[i] = q;
+    let k = firstReach(changeAt(q, invAxA[i], nmax), 1, nmax, amax);
     while (k < TRIALS) {
-      const q2 = qxLevel(i, k, nmax);
+      const q2 = qxLevel(xsA[i], iscaleA[k], nmax);
       if (q2 !== q) {
-        EVENTS[k * MAX_N + EV_COUNT[k]] = i | (q2 << 8);
-        EV_COUNT[k]++;
+        eventsA[k * MAX_N + evCountA[k]] = i | (q2 << 8);
+        evCountA[k]++;
         q = q2;
-        k = firstReach(changeAt(q, i, nmax), k + 1, nmax, amax);
+        k = firstReach(changeAt(q, invAxA[i], nmax), k + 1, nmax, amax);
       } else {
         k++;
       }
@@ -107,10 +114,12 @@ function findEvents(n: number, nmax: number, amax: number): void {
   }
 }
 
-/** The |iscale| from which level q (stored l + nmax) of value i could change, else Infinity. */
-function changeAt(q: number, i: number, nmax: number): number {
+/**
+ * The |iscale| from which level q (stored l + nmax) of a value could change, else Infinity
+ * (inv: its 1 / |x|, 0 for x = 0, whose level is 0 for good).
+ */
+function changeAt(q: number, inv: number, nmax: number): number {
   const l = q - nmax;
-  const inv = INV_AX[i]; // 1 / |x|: 0 for x = 0 (level 0 for good)
   // at the clamp on its side, or x = 0: never
   return l >= nmax - 1 || l <= -nmax || inv === 0 ? Infinity : (Math.abs(l) + 0.5) * inv;
 }
@@ -121,27 +130,32 @@ function changeAt(q: number, i: number, nmax: number): number {
  * comparisons, is exact.
  */
 function firstReach(t: number, from: number, nmax: number, amax: number): number {
+  const reachA = REACH;
   const guess = 9 + (t * amax - nmax) * 10;
   let k = from | 0;
   if (guess > from) k = guess < TRIALS ? Math.ceil(guess) | 0 : TRIALS; // NaN: from
-  while (k > from && REACH[k - 1] >= t) k--;
-  while (k < TRIALS && REACH[k] < t) k++;
+  while (k > from && reachA[k - 1] >= t) k--;
+  while (k < TRIALS && reachA[k] < t) k++;
   return k;
 }
 
 /** Float64 sums of the levels in CUR_L (exact products) into SUMS[0..2]: lx = sum wx*l, sum |wx*l|, l2 = sum w*l*l. */
 function curSums(n: number, nmax: number): void {
+  const wsA = WS;
+  const wxA = WX;
+  const curLA = CUR_L;
+  const sumsA = SUMS;
   let lx = 0, alx = 0, l2 = 0;
   for (let i = 0; i < n; i++) {
-    const l = (CUR_L[i] - nmax) | 0;
-    const t = WX[i] * l;
+    const l = (curLA[i] - nmax) | 0;
+    const t = wxA[i] * l;
     lx += t;
     alx += Math.abs(t);
-    l2 += WS[i] * l * l;
+    l2 += wsA[i] * l * l;
   }
-  SUMS[0] = lx;
-  SUMS[1] = alx;
-  SUMS[2] = l2;
+  sumsA[0] = lx;
+  sumsA[1] = alx;
+  sumsA[2] = l2;
 }
 
 /**
@@ -150,38 +164,48 @@ function curSums(n: number, nmax: number): void {
  * of their sums of |terms|. Returns the number of changes.
  */
 function applyEvents(k: number, nmax: number): number {
-  const c = EV_COUNT[k];
+  const wsA = WS;
+  const wxA = WX;
+  const evCountA = EV_COUNT;
+  const eventsA = EVENTS;
+  const curLA = CUR_L;
+  const sumsA = SUMS;
+  const c = evCountA[k];
   if (c === 0) return 0;
-  let lx = SUMS[0], alx = SUMS[1], l2 = SUMS[2];
+  let lx = sumsA[0], alx = sumsA[1], l2 = sumsA[2];
   for (let e = k * MAX_N, end = e + c; e < end; e++) {
-    const ev = EVENTS[e];
+    const ev = eventsA[e];
     const i = ev & 255;
     const a = ev >> 8;
-    const b = CUR_L[i];
-    CUR_L[i] = a;
+    const b = curLA[i];
+    curLA[i] = a;
     const la = (a - nmax) | 0;
     const lb = (b - nmax) | 0;
-    const wx = WX[i];
+    const wx = wxA[i];
     lx += wx * (la - lb);
     alx += Math.abs(wx * la) - Math.abs(wx * lb);
-    l2 += WS[i] * (la * la - lb * lb);
+    l2 += wsA[i] * (la * la - lb * lb);
   }
-  SUMS[0] = lx;
-  SUMS[1] = alx;
-  SUMS[2] = l2;
+  sumsA[0] = lx;
+  sumsA[1] = alx;
+  sumsA[2] = l2;
   return c;
 }
 
 /** C's float32 sumlx += w*x*l and suml2 += w*l*l of the levels in CUR_L into SUMS[3], SUMS[4]. */
 function exactSums(n: number, nmax: number): void {
+  const wsA = WS;
+  const wxA = WX;
+  const curLA = CUR_L;
+  const sumsA = SUMS;
   let lx = 0, l2 = 0;
   for (let i = 0; i < n; i++) {
-    const q = (CUR_L[i] - nmax) | 0;
-    lx = fr(lx + fr(WX[i] * q));
-    l2 = fr(l2 + fr(fr(WS[i] * q) * q));
+    const q = (curLA[i] - nmax) | 0;
+    lx = fr(lx + fr(wxA[i] * q));
+    l2 = fr(l2 + fr(fr(wsA[i] * q) * q));
   }
-  SUMS[3] = lx;
-  SUMS[4] = l2;
+  sumsA[3] = lx;
+  sumsA[4] = l2;
 }
 
 /**
@@ -191,9 +215,10 @@ function exactSums(n: number, nmax: number): void {
  * 0 (certainly false) or -1 (undecided, NaN, or magnitudes where a float32 step could overflow).
  */
 function qxDecide(best: number): number {
-  const lx = SUMS[0];
-  const rx = SUM_REL * SUMS[1] + TINY;
-  const l2 = SUMS[2];
+  const sumsA = SUMS;
+  const lx = sumsA[0];
+  const rx = SUM_REL * sumsA[1] + TINY;
+  const l2 = sumsA[2];
   const r2 = SUM_REL * l2 + TINY;
   const xLo = Math.abs(lx) - rx; // |sumlx| >= xLo
   const xHi = Math.abs(lx) + rx;
@@ -205,7 +230,7 @@ function qxDecide(best: number): number {
   const rhsLo = pLo - U * Math.abs(pLo) - TINY;
   const rhsHi = pHi + U * Math.abs(pHi) + TINY;
   // far from float32 overflow (sums of |terms| below 1e37 keep C's partial sums finite too)
-  if (!(sqHi < 1e37 && Math.abs(pLo) < 1e37 && Math.abs(pHi) < 1e37 && l2 + r2 < 1e37 && SUMS[1] + rx < 1e37)) return -1;
+  if (!(sqHi < 1e37 && Math.abs(pLo) < 1e37 && Math.abs(pHi) < 1e37 && l2 + r2 < 1e37 && sumsA[1] + rx < 1e37)) return -1;
   if (l2 - r2 > 0 && sqLo > rhsHi) return 1;
   if (l2 + r2 <= 0 || sqHi <= rhsLo) return 0;
   return -1;
@@ -216,6 +241,16 @@ function qxDecide(best: number): number {
  * search: writes n levels 0..2*nmax-1 to L from lo and returns the scale.
  */
 export function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: number, L: Uint8Array, lo: number): number {
+  const xsA = XS;
+  const wsA = WS;
+  const wxA = WX;
+  const invAxA = INV_AX;
+  const iscaleA = ISCALE;
+  const numerA = NUMER;
+  const level0A = LEVEL0;
+  const curLA = CUR_L;
+  const bestLA = BEST_L;
+  const sumsA = SUMS;
   let max = 0;
   let amax = 0;
   for (let i = 0; i < n; i++) {
@@ -225,11 +260,11 @@ export function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: numbe
       amax = ax;
       max = xi;
     }
-    XS[i] = xi;
-    INV_AX[i] = ax !== 0 ? 1 / ax : 0;
+    xsA[i] = xi;
+    invAxA[i] = ax !== 0 ? 1 / ax : 0;
     const w = fr(xi * xi);
-    WS[i] = w;
-    WX[i] = fr(w * xi);
+    wsA[i] = w;
+    wxA[i] = fr(w * xi);
   }
   if (amax < GROUP_MAX_EPS) {
     L.fill(0, lo, lo + n);
@@ -237,28 +272,28 @@ export function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: numbe
   }
   // Trial k = is + 9: iscale = -(nmax + 0.1f*is) / max; is = 0 is C's first pass (-nmax / max).
   if (nmax !== numerNmax) {
-    for (let k = 0; k < TRIALS; k++) NUMER[k] = -fr(nmax + fr(F32_0_1 * (k - 9)));
+    for (let k = 0; k < TRIALS; k++) numerA[k] = -fr(nmax + fr(F32_0_1 * (k - 9)));
     numerNmax = nmax;
   }
-  for (let k = 0; k < TRIALS; k++) ISCALE[k] = fr(NUMER[k] / max);
+  for (let k = 0; k < TRIALS; k++) iscaleA[k] = fr(numerA[k] / max);
   findEvents(n, nmax, amax);
 
   // Trial 0's sums, then trial 9's (C's first pass, always exactly), then C's order: is = -9..-1, 1..9.
-  for (let i = 0; i < n; i++) CUR_L[i] = LEVEL0[i];
+  for (let i = 0; i < n; i++) curLA[i] = level0A[i];
   curSums(n, nmax);
-  const lx0 = SUMS[0], alx0 = SUMS[1], l20 = SUMS[2];
+  const lx0 = sumsA[0], alx0 = sumsA[1], l20 = sumsA[2];
   let changedTo9 = 0;
   for (let k = 1; k <= 9; k++) changedTo9 += applyEvents(k, nmax);
   exactSums(n, nmax);
-  let sumlx = SUMS[3];
-  let suml2 = SUMS[4];
+  let sumlx = sumsA[3];
+  let suml2 = sumsA[4];
   let scale = suml2 !== 0 ? fr(sumlx / suml2) : 0; // C: suml2 ? ... (NaN is true)
   let best = fr(scale * sumlx);
-  for (let i = 0; i < n; i++) BEST_L[i] = CUR_L[i];
-  for (let i = 0; i < n; i++) CUR_L[i] = LEVEL0[i];
-  SUMS[0] = lx0;
-  SUMS[1] = alx0;
-  SUMS[2] = l20;
+  for (let i = 0; i < n; i++) bestLA[i] = curLA[i];
+  for (let i = 0; i < n; i++) curLA[i] = level0A[i];
+  sumsA[0] = lx0;
+  sumsA[1] = alx0;
+  sumsA[2] = l20;
   // A trial whose levels equal the previous evaluated trial's (trial 9 for trial 0, trial 8 for
   // trial 10) is skipped: levels only move away from 0, so they differ exactly when some change
   // lies between.
@@ -270,15 +305,15 @@ export function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: numbe
     const decision = qxDecide(best);
     if (decision === 0) continue;
     exactSums(n, nmax);
-    sumlx = SUMS[3];
-    suml2 = SUMS[4];
+    sumlx = sumsA[3];
+    suml2 = sumsA[4];
     if (decision === 1 || (suml2 > 0 && fr(sumlx * sumlx) > fr(best * suml2))) {
-      for (let i = 0; i < n; i++) BEST_L[i] = CUR_L[i];
+      for (let i = 0; i < n; i++) bestLA[i] = curLA[i];
       scale = fr(sumlx / suml2);
       best = fr(scale * sumlx);
     }
   }
-  for (let i = 0; i < n; i++) L[lo + i] = BEST_L[i];
+  for (let i = 0; i < n; i++) L[lo + i] = bestLA[i];
   return scale;
 }
 
@@ -291,7 +326,7 @@ const Q3_WX = new Float64Array(32);
 const Q3_L = new Int32Array(64);
 
 /**
- * True when C's pass over value i (level li) certainly changes nothing: either C's
+ * True when C's pass over value x (weight w, wx = fr(w * x), level li) certainly changes nothing: either C's
  * slx = fr(sumlx - fr(wx * li)) is certainly <= 0, or the new level
  * clamp(nearest_int(fr(fr(x * sl2) / slx))) certainly equals li. Decided in float64: slx and sl2
  * lie within u (|product| + |result|) of their float64 values (two float32 roundings each; for
@@ -299,16 +334,16 @@ const Q3_L = new Int32Array(64);
  * (1 + r2)(1 + 2u) / (1 - r1) - 1 of its float64 value (r1, r2: the relative radii of slx and
  * sl2). Tiny or huge magnitudes (float32 underflow or overflow) and NaN are left to the exact path.
  */
-function q3Unchanged(i: number, li: number, sumlx: number, suml2: number, top: number, bottom: number): boolean {
-  const a = Q3_WX[i] * li; // exact
+function q3Unchanged(x: number, w: number, wx: number, li: number, sumlx: number, suml2: number, top: number, bottom: number): boolean {
+  const a = wx * li; // exact
   const slx = sumlx - a;
   const e1 = 1.0001 * U * (Math.abs(a) + Math.abs(slx)) + TINY;
   if (slx + e1 <= 0) return true; // C's `if (slx > 0)` is false
   if (!(slx - e1 > 0 && slx > 1e-30)) return false;
-  const b = Q3_W[i] * li * li; // exact
+  const b = w * li * li; // exact
   const sl2 = suml2 - b;
   const e2 = 1.0001 * U * (2 * Math.abs(b) + Math.abs(sl2)) + TINY;
-  const num = Q3_X[i] * sl2;
+  const num = x * sl2;
   const an = Math.abs(num);
   if (!(an > 1e-30 && an < 1e30 && slx < 1e30)) return false;
   const t = num / slx;
@@ -323,6 +358,10 @@ function q3Unchanged(i: number, li: number, sumlx: number, suml2: number, top: n
  * levels 0..2*nmax-1 to L from lo (all 0 for an all-zero group) and returns the scale.
  */
 export function makeQ3Quants(n: number, nmax: number, x: Float32Array, xo: number, L: Uint8Array, lo: number): number {
+  const q3XA = Q3_X;
+  const q3WA = Q3_W;
+  const q3WxA = Q3_WX;
+  const q3LA = Q3_L;
   const nn = n | 0;
   const top = (nmax - 1) | 0;
   const bottom = -nmax | 0;
@@ -335,7 +374,7 @@ export function makeQ3Quants(n: number, nmax: number, x: Float32Array, xo: numbe
       amax = ax;
       max = xi;
     }
-    Q3_X[i] = xi;
+    q3XA[i] = xi;
   }
   if (amax < GROUP_MAX_EPS) {
     L.fill(0, lo, lo + nn);
@@ -345,29 +384,29 @@ export function makeQ3Quants(n: number, nmax: number, x: Float32Array, xo: numbe
   let sumlx = 0;
   let suml2 = 0;
   for (let i = 0; i < nn; i++) {
-    const xi = Q3_X[i];
+    const xi = q3XA[i];
     let l = nearestIntOfProduct(iscale, xi);
     l = l < top ? l : top;
     l = l > bottom ? l : bottom;
-    Q3_L[i] = l;
+    q3LA[i] = l;
     const w = fr(xi * xi);
     const wx = fr(w * xi);
-    Q3_W[i] = w;
-    Q3_WX[i] = wx;
+    q3WA[i] = w;
+    q3WxA[i] = wx;
     sumlx = fr(sumlx + fr(wx * l));
     suml2 = fr(suml2 + fr(fr(w * l) * l));
   }
   for (let itry = 0; itry < 5; itry++) {
     let changed = 0;
     for (let i = 0; i < nn; i++) {
-      const w = Q3_W[i];
-      const wx = Q3_WX[i];
-      const li = Q3_L[i];
-      if (q3Unchanged(i, li, sumlx, suml2, top, bottom)) continue;
+      const w = q3WA[i];
+      const wx = q3WxA[i];
+      const li = q3LA[i];
+      if (q3Unchanged(q3XA[i], w, wx, li, sumlx, suml2, top, bottom)) continue;
       let slx = fr(sumlx - fr(wx * li));
       if (slx > 0) {
         let sl2 = fr(suml2 - fr(fr(w * li) * li));
-        const v = fr(fr(Q3_X[i] * sl2) / slx);
+        const v = fr(fr(q3XA[i] * sl2) / slx);
         const r = fr(v + 12582912) - 12582912;
         let nl = (r >= -4194304 && r < 4194304 ? r : nearestInt(v)) | 0;
         nl = nl < top ? nl : top;
@@ -376,7 +415,7 @@ export function makeQ3Quants(n: number, nmax: number, x: Float32Array, xo: numbe
           slx = fr(slx + fr(wx * nl));
           sl2 = fr(sl2 + fr(fr(w * nl) * nl));
           if (sl2 > 0 && fr(fr(slx * slx) * suml2) > fr(fr(sumlx * sumlx) * sl2)) {
-            Q3_L[i] = nl;
+            q3LA[i] = nl;
             sumlx = slx;
             suml2 = sl2;
             changed++;
@@ -386,6 +425,6 @@ export function makeQ3Quants(n: number, nmax: number, x: Float32Array, xo: numbe
     }
     if (changed === 0) break;
   }
-  for (let i = 0; i < nn; i++) L[lo + i] = Q3_L[i] + nmax;
+  for (let i = 0; i < nn; i++) L[lo + i] = q3LA[i] + nmax;
   return suml2 > 0 ? fr(sumlx / suml2) : 0;
 }

@@ -36,7 +36,8 @@ const SCALES = new Float32Array(32);
 const MINS = new Float32Array(32);
 
 function loadBlock(src: Float32Array, at: number): void {
-  for (let i = 0; i < QK_K; i++) X[i] = src[at + i];
+  const xA = X;
+  for (let i = 0; i < QK_K; i++) xA[i] = src[at + i];
 }
 
 /** Stores fp16(v) little-endian at dst[o] and returns the stored value as float32. */
@@ -53,10 +54,11 @@ function readFp16(src: Uint8Array, o: number): number {
 
 /** Packs 2-bit levels L[0..256) as Q2_K/Q3_K `qs` (4 levels 32 apart per byte) at dst[o]. */
 function pack2Bit(dst: Uint8Array, o: number): void {
+  const lA = L;
   for (let j = 0; j < QK_K; j += 128) {
     const q = o + j / 4;
     for (let l = 0; l < 32; l++) {
-      dst[q + l] = L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6);
+      dst[q + l] = lA[j + l] | (lA[j + l + 32] << 2) | (lA[j + l + 64] << 4) | (lA[j + l + 96] << 6);
     }
   }
 }
@@ -64,6 +66,11 @@ function pack2Bit(dst: Uint8Array, o: number): void {
 // ---------------------------------------------------------------- Q2_K
 
 export function quantizeRowsQ2K(src: Float32Array, dst: Uint8Array): void {
+  const xA = X;
+  const lA = L;
+  const wA = W;
+  const scalesA = SCALES;
+  const minsA = MINS;
   const nb = src.length / QK_K;
   for (let b = 0; b < nb; b++) {
     loadBlock(src, b * QK_K);
@@ -71,16 +78,16 @@ export function quantizeRowsQ2K(src: Float32Array, dst: Uint8Array): void {
     let maxScale = 0;
     let maxMin = 0;
     for (let j = 0; j < 16; j++) {
-      for (let l = 0; l < 16; l++) W[l] = Math.abs(X[16 * j + l]);
+      for (let l = 0; l < 16; l++) wA[l] = Math.abs(xA[16 * j + l]);
       const scale = makeQkx2Quants(16, 3, X, 16 * j, W, L, 16 * j, MINS, j, -0.5, F32_0_1, 15, true);
-      SCALES[j] = scale;
+      scalesA[j] = scale;
       if (scale > maxScale) maxScale = scale;
-      if (MINS[j] > maxMin) maxMin = MINS[j];
+      if (minsA[j] > maxMin) maxMin = minsA[j];
     }
     let d: number;
     if (maxScale > 0) {
       const iscale = fr(15 / maxScale);
-      for (let j = 0; j < 16; j++) dst[o + j] = nearestInt(fr(iscale * SCALES[j])); // uint8 store wraps
+      for (let j = 0; j < 16; j++) dst[o + j] = nearestInt(fr(iscale * scalesA[j])); // uint8 store wraps
       d = storeFp16(dst, o + 80, fr(maxScale / 15));
     } else {
       for (let j = 0; j < 16; j++) dst[o + j] = 0;
@@ -89,7 +96,7 @@ export function quantizeRowsQ2K(src: Float32Array, dst: Uint8Array): void {
     let dmin: number;
     if (maxMin > 0) {
       const iscale = fr(15 / maxMin);
-      for (let j = 0; j < 16; j++) dst[o + j] |= nearestInt(fr(iscale * MINS[j])) << 4;
+      for (let j = 0; j < 16; j++) dst[o + j] |= nearestInt(fr(iscale * minsA[j])) << 4;
       dmin = storeFp16(dst, o + 82, fr(maxMin / 15));
     } else {
       dmin = storeFp16(dst, o + 82, 0);
@@ -100,8 +107,8 @@ export function quantizeRowsQ2K(src: Float32Array, dst: Uint8Array): void {
       if (dj === 0) continue; // keeps the search's levels
       const dm = fr(dmin * (sc >> 4));
       for (let i = 16 * j; i < 16 * j + 16; i++) {
-        const l = nearestInt(fr(fr(X[i] + dm) / dj));
-        L[i] = l < 0 ? 0 : l > 3 ? 3 : l;
+        const l = nearestInt(fr(fr(xA[i] + dm) / dj));
+        lA[i] = l < 0 ? 0 : l > 3 ? 3 : l;
       }
     }
     pack2Bit(dst, o + 16);
@@ -135,6 +142,9 @@ export function dequantizeRowsQ2K(src: Uint8Array, dst: Float32Array): void {
 // ---------------------------------------------------------------- Q3_K
 
 export function quantizeRowsQ3K(src: Float32Array, dst: Uint8Array): void {
+  const xA = X;
+  const lA = L;
+  const scalesA = SCALES;
   const nb = src.length / QK_K;
   for (let b = 0; b < nb; b++) {
     loadBlock(src, b * QK_K);
@@ -144,7 +154,7 @@ export function quantizeRowsQ3K(src: Float32Array, dst: Uint8Array): void {
     let amax = 0;
     for (let j = 0; j < 16; j++) {
       const scale = makeQ3Quants(16, 4, X, 16 * j, L, 16 * j);
-      SCALES[j] = scale;
+      scalesA[j] = scale;
       const a = Math.abs(scale);
       if (a > amax) {
         amax = a;
@@ -156,7 +166,7 @@ export function quantizeRowsQ3K(src: Float32Array, dst: Uint8Array): void {
     if (maxScale !== 0) {
       const iscale = fr(-32 / maxScale);
       for (let j = 0; j < 16; j++) {
-        let l = (nearestInt(fr(iscale * SCALES[j])) << 24) >> 24; // int8_t l = nearest_int(...)
+        let l = (nearestInt(fr(iscale * scalesA[j])) << 24) >> 24; // int8_t l = nearest_int(...)
         l = (l < -32 ? -32 : l > 31 ? 31 : l) + 32;
         if (j < 8) dst[sc + j] = l & 15;
         else dst[sc + j - 8] |= (l & 15) << 4;
@@ -172,8 +182,8 @@ export function quantizeRowsQ3K(src: Float32Array, dst: Uint8Array): void {
       const dj = fr(d * s);
       if (dj === 0) continue;
       for (let i = 16 * j; i < 16 * j + 16; i++) {
-        const l = nearestInt(fr(X[i] / dj));
-        L[i] = (l < -4 ? -4 : l > 3 ? 3 : l) + 4;
+        const l = nearestInt(fr(xA[i] / dj));
+        lA[i] = (l < -4 ? -4 : l > 3 ? 3 : l) + 4;
       }
     }
     // High bit of element e goes to bit e/32 of hmask[e%32]; the low 2 bits to qs.
@@ -182,9 +192,9 @@ export function quantizeRowsQ3K(src: Float32Array, dst: Uint8Array): void {
       let h = 0;
       for (let bit = 0; bit < 8; bit++) {
         const e = 32 * bit + k;
-        const l = L[e];
+        const l = lA[e];
         h |= (l >> 2) << bit;
-        L[e] = l & 3;
+        lA[e] = l & 3;
       }
       dst[o + k] = h;
     }
@@ -234,25 +244,30 @@ function minK4(src: Uint8Array, q: number, j: number): number {
  * fp16-ROUNDED super-scales. Leaves the levels in L.
  */
 function quantizeBlockQ45K(dst: Uint8Array, o: number, nmax: number, rmin: number, nstep: number): void {
+  const xA = X;
+  const lA = L;
+  const wA = W;
+  const scalesA = SCALES;
+  const minsA = MINS;
   let maxScale = 0;
   let maxMin = 0;
   for (let j = 0; j < 8; j++) {
     const x0 = 32 * j;
     let sumX2 = 0;
-    for (let l = 0; l < 32; l++) sumX2 = fr(sumX2 + fr(X[x0 + l] * X[x0 + l]));
+    for (let l = 0; l < 32; l++) sumX2 = fr(sumX2 + fr(xA[x0 + l] * xA[x0 + l]));
     const av = fr(Math.sqrt(fr(sumX2 / 32))); // float64 sqrt then one rounding = sqrtf
-    for (let l = 0; l < 32; l++) W[l] = av + Math.abs(X[x0 + l]); // the store rounds the sum
+    for (let l = 0; l < 32; l++) wA[l] = av + Math.abs(xA[x0 + l]); // the store rounds the sum
     const scale = makeQkx2Quants(32, nmax, X, x0, W, L, x0, MINS, j, rmin, F32_0_1, nstep, false);
-    SCALES[j] = scale;
+    scalesA[j] = scale;
     if (scale > maxScale) maxScale = scale;
-    if (MINS[j] > maxMin) maxMin = MINS[j];
+    if (minsA[j] > maxMin) maxMin = minsA[j];
   }
   const invScale = maxScale > 0 ? fr(63 / maxScale) : 0;
   const invMin = maxMin > 0 ? fr(63 / maxMin) : 0;
   const q = o + 4;
   for (let j = 0; j < 8; j++) {
-    let ls = nearestInt(fr(invScale * SCALES[j])) & 0xff; // uint8_t, then MIN(63, .)
-    let lm = nearestInt(fr(invMin * MINS[j])) & 0xff;
+    let ls = nearestInt(fr(invScale * scalesA[j])) & 0xff; // uint8_t, then MIN(63, .)
+    let lm = nearestInt(fr(invMin * minsA[j])) & 0xff;
     ls = ls < 63 ? ls : 63;
     lm = lm < 63 ? lm : 63;
     if (j < 4) {
@@ -271,13 +286,14 @@ function quantizeBlockQ45K(dst: Uint8Array, o: number, nmax: number, rmin: numbe
     if (dj === 0) continue;
     const dm = fr(dmin * minK4(dst, q, j));
     for (let i = 32 * j; i < 32 * j + 32; i++) {
-      const l = nearestInt(fr(fr(X[i] + dm) / dj));
-      L[i] = l < 0 ? 0 : l > nmax ? nmax : l;
+      const l = nearestInt(fr(fr(xA[i] + dm) / dj));
+      lA[i] = l < 0 ? 0 : l > nmax ? nmax : l;
     }
   }
 }
 
 export function quantizeRowsQ4K(src: Float32Array, dst: Uint8Array): void {
+  const lA = L;
   const nb = src.length / QK_K;
   for (let b = 0; b < nb; b++) {
     loadBlock(src, b * QK_K);
@@ -285,7 +301,7 @@ export function quantizeRowsQ4K(src: Float32Array, dst: Uint8Array): void {
     quantizeBlockQ45K(dst, o, 15, -1, 20);
     for (let j = 0; j < QK_K; j += 64) {
       const qs = o + 16 + j / 2;
-      for (let l = 0; l < 32; l++) dst[qs + l] = L[j + l] | (L[j + l + 32] << 4);
+      for (let l = 0; l < 32; l++) dst[qs + l] = lA[j + l] | (lA[j + l + 32] << 4);
     }
   }
 }
@@ -308,6 +324,7 @@ export function dequantizeRowsQ4K(src: Uint8Array, dst: Float32Array): void {
 }
 
 export function quantizeRowsQ5K(src: Float32Array, dst: Uint8Array): void {
+  const lA = L;
   const nb = src.length / QK_K;
   for (let b = 0; b < nb; b++) {
     loadBlock(src, b * QK_K);
@@ -317,8 +334,8 @@ export function quantizeRowsQ5K(src: Float32Array, dst: Uint8Array): void {
     for (let l = 0; l < 32; l++) {
       let h = 0;
       for (let c = 0; c < 4; c++) {
-        const l1 = L[64 * c + l];
-        const l2 = L[64 * c + l + 32];
+        const l1 = lA[64 * c + l];
+        const l2 = lA[64 * c + l + 32];
         h |= ((l1 >> 4) << (2 * c)) | ((l2 >> 4) << (2 * c + 1));
         dst[o + 48 + 32 * c + l] = (l1 & 15) | ((l2 & 15) << 4);
       }
@@ -350,6 +367,9 @@ export function dequantizeRowsQ5K(src: Uint8Array, dst: Float32Array): void {
 // ---------------------------------------------------------------- Q6_K
 
 export function quantizeRowsQ6K(src: Float32Array, dst: Uint8Array): void {
+  const xA = X;
+  const lA = L;
+  const scalesA = SCALES;
   const nb = src.length / QK_K;
   for (let b = 0; b < nb; b++) {
     loadBlock(src, b * QK_K);
@@ -358,7 +378,7 @@ export function quantizeRowsQ6K(src: Float32Array, dst: Uint8Array): void {
     let maxAbs = 0;
     for (let j = 0; j < 16; j++) {
       const scale = makeQxQuants(16, 32, X, 16 * j, L, 16 * j);
-      SCALES[j] = scale;
+      scalesA[j] = scale;
       const a = Math.abs(scale);
       if (a > maxAbs) {
         maxAbs = a;
@@ -372,25 +392,25 @@ export function quantizeRowsQ6K(src: Float32Array, dst: Uint8Array): void {
     const iscale = fr(-128 / maxScale);
     const d = storeFp16(dst, o + 208, fr(1 / iscale));
     for (let j = 0; j < 16; j++) {
-      const v = nearestInt(fr(iscale * SCALES[j]));
+      const v = nearestInt(fr(iscale * scalesA[j]));
       dst[o + 192 + j] = v < 127 ? v : 127; // int8 store wraps
     }
     for (let j = 0; j < 16; j++) {
       const dj = fr(d * ((dst[o + 192 + j] << 24) >> 24));
       if (dj === 0) continue;
       for (let i = 16 * j; i < 16 * j + 16; i++) {
-        const l = nearestInt(fr(X[i] / dj));
-        L[i] = (l < -32 ? -32 : l > 31 ? 31 : l) + 32;
+        const l = nearestInt(fr(xA[i] / dj));
+        lA[i] = (l < -32 ? -32 : l > 31 ? 31 : l) + 32;
       }
     }
     for (let j = 0; j < QK_K; j += 128) {
       const ql = o + j / 2;
       const qh = o + 128 + j / 4;
       for (let l = 0; l < 32; l++) {
-        const q1 = L[j + l];
-        const q2 = L[j + l + 32];
-        const q3 = L[j + l + 64];
-        const q4 = L[j + l + 96];
+        const q1 = lA[j + l];
+        const q2 = lA[j + l + 32];
+        const q3 = lA[j + l + 64];
+        const q4 = lA[j + l + 96];
         dst[ql + l] = (q1 & 15) | ((q3 & 15) << 4);
         dst[ql + l + 32] = (q2 & 15) | ((q4 & 15) << 4);
         dst[qh + l] = (q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6);
