@@ -11,6 +11,7 @@ import {
   type ParsedModelfile,
 } from "../src/ollama/modelfile.ts";
 import { decodeParamsJson, encodeParamsJson, parseParamValue } from "../src/ollama/params.ts";
+import { TINY_FULL_MODELFILE } from "./helpers/ollama-observed-store.ts";
 
 const parse = (text: string, requireFrom = true) => parseModelfile(text, { source: "Modelfile", requireFrom });
 
@@ -24,24 +25,10 @@ function errorOf(text: string): string {
   throw new Error("expected an error");
 }
 
-/** ollama-observed.md §4: the Modelfile of `tiny-full`. */
-const TINY_FULL = `FROM ./tiny-f32.gguf
-TEMPLATE """{{ if .System }}<|system|>{{ .System }}<|end|>{{ end }}{{ if .Prompt }}<|user|>{{ .Prompt }}<|end|>{{ end }}<|assistant|>{{ .Response }}"""
-SYSTEM """You are a tiny test model."""
-PARAMETER num_predict 8
-PARAMETER temperature 0.5
-PARAMETER stop "<|end|>"
-PARAMETER stop "<|user|>"
-PARAMETER num_ctx 256
-PARAMETER seed 42
-LICENSE """Test license text."""
-MESSAGE user hello
-MESSAGE assistant hi there
-`;
 
 describe("Modelfile parsing (ollama-store.md §6)", () => {
   it("reads the observed tiny-full Modelfile", () => {
-    const m = parse(TINY_FULL);
+    const m = parse(TINY_FULL_MODELFILE);
     expect(m.from).toEqual(["./tiny-f32.gguf"]);
     expect(m.template).toBe(
       "{{ if .System }}<|system|>{{ .System }}<|end|>{{ end }}{{ if .Prompt }}<|user|>{{ .Prompt }}<|end|>{{ end }}<|assistant|>{{ .Response }}",
@@ -227,7 +214,7 @@ describe("Modelfile printing", () => {
   });
 
   it("prints in Ollama's order with parameters sorted", () => {
-    const m = parse(TINY_FULL);
+    const m = parse(TINY_FULL_MODELFILE);
     const { text } = printModelfile({ model: "/b/sha256-1", template: m.template, system: m.system, params: m.params, licenses: m.licenses, messages: m.messages });
     expect(text.split("\n").map((l) => l.split(" ").slice(0, 2).join(" "))).toEqual([
       "FROM /b/sha256-1",

@@ -15,6 +15,7 @@ import { storeTempPath } from "../src/ollama/store-fs.ts";
 import { verifyStore } from "../src/ollama/store-maintain.ts";
 import { listModels } from "../src/ollama/store-read.ts";
 import { LIBRARY_TEMPLATES } from "../src/ollama/templates/library.ts";
+import { TINY_FULL_MODELFILE } from "./helpers/ollama-observed-store.ts";
 import { writeTinyGguf, writeTinyProjector } from "./helpers/tiny-gguf.ts";
 
 const sha256 = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
@@ -42,19 +43,6 @@ function observedTinyFullManifest(modelDigest: string, modelSize: number): strin
     .replace("5817376", String(modelSize));
 }
 
-export const TINY_FULL_MODELFILE = `FROM ./tiny-f32.gguf
-TEMPLATE """{{ if .System }}<|system|>{{ .System }}<|end|>{{ end }}{{ if .Prompt }}<|user|>{{ .Prompt }}<|end|>{{ end }}<|assistant|>{{ .Response }}"""
-SYSTEM """You are a tiny test model."""
-PARAMETER num_predict 8
-PARAMETER temperature 0.5
-PARAMETER stop "<|end|>"
-PARAMETER stop "<|user|>"
-PARAMETER num_ctx 256
-PARAMETER seed 42
-LICENSE """Test license text."""
-MESSAGE user hello
-MESSAGE assistant hi there
-`;
 
 /** Every path under `dir` with its size and content hash: "exactly as before" means equal snapshots. */
 function snapshot(dir: string): Record<string, string> {

@@ -10,21 +10,8 @@ import { parseModelfile } from "../src/ollama/modelfile.ts";
 import { formatParameters, formatShow, showJson, showModel } from "../src/ollama/show.ts";
 import { runCli } from "./helpers/cli.ts";
 import { writeTinyGguf, writeTinyProjector } from "./helpers/tiny-gguf.ts";
+import { TINY_FULL_MODELFILE } from "./helpers/ollama-observed-store.ts";
 
-/** The Modelfile of ollama-observed.md §4. */
-const TINY_FULL = `FROM ./tiny-f32.gguf
-TEMPLATE """{{ if .System }}<|system|>{{ .System }}<|end|>{{ end }}{{ if .Prompt }}<|user|>{{ .Prompt }}<|end|>{{ end }}<|assistant|>{{ .Response }}"""
-SYSTEM """You are a tiny test model."""
-PARAMETER num_predict 8
-PARAMETER temperature 0.5
-PARAMETER stop "<|end|>"
-PARAMETER stop "<|user|>"
-PARAMETER num_ctx 256
-PARAMETER seed 42
-LICENSE """Test license text."""
-MESSAGE user hello
-MESSAGE assistant hi there
-`;
 
 /** `ollama show tiny-full`, verbatim from ollama-observed.md §4. */
 const OBSERVED_SHOW = `  Model
@@ -60,8 +47,8 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "gguf-tool-show-"));
   modelsDir = join(work, "models");
   await writeTinyGguf(join(work, "tiny-f32.gguf"));
-  writeFileSync(join(work, "Modelfile.full"), TINY_FULL);
-  await installModel({ modelsDir, name: "tiny-full", modelfile: parseModelfile(TINY_FULL, { source: "Modelfile.full", baseDir: work }) });
+  writeFileSync(join(work, "Modelfile.full"), TINY_FULL_MODELFILE);
+  await installModel({ modelsDir, name: "tiny-full", modelfile: parseModelfile(TINY_FULL_MODELFILE, { source: "Modelfile.full", baseDir: work }) });
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

@@ -18,23 +18,16 @@ import { readInstalledModel } from "./installed.ts";
 import { modelLayer } from "./manifest.ts";
 import { printModelfile, type ModelfileMessage } from "./modelfile.ts";
 import { displayName, parseModelName } from "./names.ts";
+import type { ModelDetails } from "./store-read.ts";
 import { formatParamValues, type Params } from "./params.ts";
-
-export interface ShowDetails {
-  parent_model: string;
-  format: string;
-  family: string;
-  families: string[] | null;
-  parameter_size: string;
-  quantization_level: string;
-}
 
 export interface ShowInfo {
   /** short display name, e.g. `tiny:latest` */
   name: string;
   /** hex sha256 of the manifest file */
   digest: string;
-  details: ShowDetails;
+  /** the same object `/api/tags` lists */
+  details: ModelDetails;
   /** the "Model" table */
   model: { architecture: string; parameters: string; contextLength?: number; embeddingLength?: number; quantization: string; requires?: string };
   projector?: { architecture: string; parameters: string; embeddingLength?: number; dimensions?: number };

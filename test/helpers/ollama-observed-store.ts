@@ -21,6 +21,21 @@ const TINY_Q4KM = `${MANIFEST_HEAD}"digest":"sha256:29a004b3b1a3e5dd8bf2b40809f1
 /** §7 `handmade:v1`, written by a script: no trailing newline. */
 const HANDMADE = `${MANIFEST_HEAD}"digest":"sha256:4d0ad7b2af3279040d0d4bcb596dfef7f2b6d25381754fd6dfa86ded257286b0","size":150},"layers":[{"mediaType":"application/vnd.ollama.image.model","digest":"sha256:dfa9ed6a1d84eda8b595dc3786cb04d319e6eb8af086e69c46c75698b9095108","size":2781408},{"mediaType":"application/vnd.ollama.image.params","digest":"sha256:478fd4c59e6796ab6cd8204a3d7a5a2c77d70a59994d4d47b71d37b0219e2644","size":33}]}`;
 
+/** §4: the Modelfile `tiny-full` was created from (FROM a tiny F32 GGUF, every text layer). */
+export const TINY_FULL_MODELFILE = `FROM ./tiny-f32.gguf
+TEMPLATE """{{ if .System }}<|system|>{{ .System }}<|end|>{{ end }}{{ if .Prompt }}<|user|>{{ .Prompt }}<|end|>{{ end }}<|assistant|>{{ .Response }}"""
+SYSTEM """You are a tiny test model."""
+PARAMETER num_predict 8
+PARAMETER temperature 0.5
+PARAMETER stop "<|end|>"
+PARAMETER stop "<|user|>"
+PARAMETER num_ctx 256
+PARAMETER seed 42
+LICENSE """Test license text."""
+MESSAGE user hello
+MESSAGE assistant hi there
+`;
+
 /** Small blobs whose exact bytes the doc shows. */
 export const OBSERVED_BLOBS: string[] = [
   '{"model_format":"gguf","model_family":"llama","model_families":["llama"],"model_type":"1.45M","file_type":"unknown","architecture":"amd64","os":"linux"}\n',
