@@ -84,6 +84,19 @@ function outOfRange(warn: (msg: string) => void, file: string, token: string, id
   warn(`${file}: token ${JSON.stringify(token)} has id ${id}, beyond the model's vocab_size ${vocabSize}; left out`);
 }
 
+/** added_tokens.json's tokens become USER_DEFINED at their ids (both SentencePiece routes do this alike). */
+function applyAddedTokensJson(list: ScoredTokenList, src: SentencePieceSources, n: number, warn: (msg: string) => void): void {
+  for (const [token, id] of addedTokensJsonEntries(src)) {
+    if (id >= n) {
+      outOfRange(warn, src.addedTokensJsonPath, token, id, n);
+      continue;
+    }
+    list.tokens[id] = token;
+    list.scores[id] = ADDED_SCORE;
+    list.types[id] = TokenType.USER_DEFINED;
+  }
+}
+
 /**
  * llama.cpp's `_create_vocab_sentencepiece` (Llama, Mistral, Gemma, Qwen2 with tokenizer.model).
  * `vocabSize` is config.json's vocab_size (undefined or 0: the model's piece count).
@@ -101,15 +114,7 @@ export function sentencePieceTokenList(src: SentencePieceSources, vocabSize: num
     list.scores[id] = pieces[id].score;
     list.types[id] = pieceTokenType(pieces[id].type);
   }
-  for (const [token, id] of addedTokensJsonEntries(src)) {
-    if (id >= n) {
-      outOfRange(warn, src.addedTokensJsonPath, token, id, n);
-      continue;
-    }
-    list.tokens[id] = token;
-    list.scores[id] = ADDED_SCORE;
-    list.types[id] = TokenType.USER_DEFINED;
-  }
+  applyAddedTokensJson(list, src, n, warn);
   for (const { id, content, special } of addedTokensDecoder(src)) {
     if (id >= n) {
       outOfRange(warn, src.tokenizerConfigPath, content, id, n);
@@ -142,15 +147,7 @@ export function phi3TokenList(src: SentencePieceSources, vocabSize: number | und
     list.scores[id] = pieces[id].score;
     list.types[id] = pieceTokenType(pieces[id].type);
   }
-  for (const [token, id] of addedTokensJsonEntries(src)) {
-    if (id >= n) {
-      outOfRange(warn, src.addedTokensJsonPath, token, id, n);
-      continue;
-    }
-    list.tokens[id] = token;
-    list.scores[id] = ADDED_SCORE;
-    list.types[id] = TokenType.USER_DEFINED;
-  }
+  applyAddedTokensJson(list, src, n, warn);
   const overrides: [string, DecoderEntry[]][] = [
     [src.tokenizerConfigPath, addedTokensDecoder(src)],
     [src.tokenizerJson?.path ?? "tokenizer.json", src.tokenizerJson?.addedTokens ?? []],
