@@ -1,8 +1,9 @@
 /**
- * `npm run bench [-- --short]`: runs every suite, prints one table (MB/s of input) and the
- * ratio targets of issue 3, and writes bench/results.json. `--short` keeps the whole run
- * under two minutes on 2 cores (CI runs it). Exit code 1 if a suite or task errored;
- * ratios below target are reported, not failed (shared CI cores make them noisy).
+ * `npm run bench [-- --short] [suite...]`: runs every suite (or the named ones), prints each
+ * suite's table (MB/s of input) as soon as it is done, then the ratio targets of the issues, and
+ * writes bench/results.json. `--short` keeps the whole run under two minutes on 2 cores (CI runs
+ * it). Exit code 1 if a suite or task errored; ratios below target are reported, not failed
+ * (shared CI cores make them noisy).
  */
 import { writeFileSync } from "node:fs";
 import os from "node:os";
@@ -26,22 +27,32 @@ const suites: Array<{ name: string; run: BenchSuite }> = [
 const RESULTS = fileURLToPath(new URL("./results.json", import.meta.url));
 
 async function main(): Promise<number> {
-  const opts: BenchOptions = { short: process.argv.includes("--short") };
+  const args = process.argv.slice(2);
+  const opts: BenchOptions = { short: args.includes("--short") };
+  const wanted = args.filter((a) => !a.startsWith("--"));
+  const unknown = wanted.filter((name) => !suites.some((s) => s.name === name));
+  if (unknown.length > 0) {
+    console.error(`bench: unknown suite ${unknown.join(", ")} (suites: ${suites.map((s) => s.name).join(", ")})`);
+    return 2;
+  }
   const started = Date.now();
   const loadBefore = os.loadavg()[0];
   const results: BenchResult[] = [];
-  for (const suite of suites) {
+  for (const suite of suites.filter((s) => wanted.length === 0 || wanted.includes(s.name))) {
     process.stderr.write(`bench: ${suite.name}...`);
     const suiteStarted = Date.now();
+    let suiteResults: BenchResult[];
     try {
-      results.push(...(await suite.run(opts)));
+      suiteResults = await suite.run(opts);
     } catch (err) {
-      results.push({ suite: suite.name, name: "(suite)", status: "error", bytesPerOp: 0, note: err instanceof Error ? err.message : String(err) });
+      suiteResults = [{ suite: suite.name, name: "(suite)", status: "error", bytesPerOp: 0, note: err instanceof Error ? err.message : String(err) }];
     }
     process.stderr.write(` ${((Date.now() - suiteStarted) / 1000).toFixed(1)} s\n`);
+    printResults(suiteResults);
+    results.push(...suiteResults);
   }
   const seconds = (Date.now() - started) / 1000;
-  printTables(results);
+  printRatios(results);
   // wall-clock MB/s mean little when other work shares the cores: say how busy they were
   console.log(`\n${os.availableParallelism()} cores, load average ${loadBefore.toFixed(2)} at start, ${os.loadavg()[0].toFixed(2)} at end`);
   writeFileSync(
@@ -64,7 +75,7 @@ async function main(): Promise<number> {
   return results.some((r) => r.status === "error") ? 1 : 0;
 }
 
-function printTables(results: BenchResult[]): void {
+function printResults(results: BenchResult[]): void {
   console.table(
     results.map((r) => ({
       suite: r.suite,
@@ -77,6 +88,9 @@ function printTables(results: BenchResult[]): void {
       note: r.note ?? "",
     })),
   );
+}
+
+function printRatios(results: BenchResult[]): void {
   const ratios = results.filter((r) => r.ratio);
   if (ratios.length === 0) return;
   console.log("\nTargets (ratios measured in this run):");
