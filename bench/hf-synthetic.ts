@@ -32,6 +32,8 @@ export interface SyntheticFolder {
 }
 
 const TOKENIZER_FIXTURE = fileURLToPath(new URL("../../shared/fixtures/hf/llama3-tiny", import.meta.url));
+/** tokens in the fixture's tokenizer.json: vocab_size may pad it, not cut it */
+const TOKENIZER_TOKENS = 512;
 /** values generated and written per piece: 2 MiB of BF16 */
 const PIECE_VALUES = 1 << 20;
 
@@ -103,6 +105,7 @@ function safetensorsHeader(tensors: SyntheticTensor[]): Buffer {
 
 /** Writes the folder into `dir` (which must exist and be empty). */
 export async function writeSyntheticLlama(dir: string, s: SyntheticLlamaShape): Promise<SyntheticFolder> {
+  if (s.vocab < TOKENIZER_TOKENS) throw new Error(`synthetic Llama: vocab ${s.vocab} is smaller than the tokenizer's ${TOKENIZER_TOKENS} tokens`);
   const config = {
     architectures: ["LlamaForCausalLM"],
     model_type: "llama",
