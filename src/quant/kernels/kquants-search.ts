@@ -38,7 +38,7 @@ const EV_COUNT = new Int32Array(32); // how many levels change in trial k
 const EVENTS = new Int32Array(TRIALS * MAX_N); // trial k's changes: value index | (new level << 8)
 const CUR_L = new Uint8Array(128); // the levels of the trial being evaluated
 const BEST_L = new Uint8Array(128); // the best trial's levels
-const SUMS = new Float64Array(32); // rowSums: float64 lx, |lx|, l2; exactSums: C's sumlx, suml2
+const SUMS = new Float64Array(32); // curSums/applyEvents: float64 lx, |lx|, l2; exactSums: C's sumlx, suml2
 
 const U = 2 ** -24; // float32 unit roundoff
 /**
