@@ -8,22 +8,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "./helpers/cli.ts";
+import { TINY_FULL_MODELFILE } from "./helpers/ollama-observed-store.ts";
 import { FIXTURE_GGUF } from "./helpers/ollama-store-builder.ts";
 
 /** ollama-observed.md §4, with the model GGUF from the shared fixtures. */
-const MODELFILE = `FROM ${FIXTURE_GGUF}
-TEMPLATE """{{ if .System }}<|system|>{{ .System }}<|end|>{{ end }}{{ if .Prompt }}<|user|>{{ .Prompt }}<|end|>{{ end }}<|assistant|>{{ .Response }}"""
-SYSTEM """You are a tiny test model."""
-PARAMETER num_predict 8
-PARAMETER temperature 0.5
-PARAMETER stop "<|end|>"
-PARAMETER stop "<|user|>"
-PARAMETER num_ctx 256
-PARAMETER seed 42
-LICENSE """Test license text."""
-MESSAGE user hello
-MESSAGE assistant hi there
-`;
+const MODELFILE = TINY_FULL_MODELFILE.replace("FROM ./tiny-f32.gguf", `FROM ${FIXTURE_GGUF}`);
 
 let work: string;
 const dirs = () => ({ a: join(work, "a"), b: join(work, "b"), c: join(work, "c") });
