@@ -2,7 +2,7 @@
  * Opening and positioned reads for the readers, with the errors a user understands
  * (missing file, a folder, no permission, a file that shrank while we read it).
  */
-import { open, type FileHandle } from "node:fs/promises";
+import { open, stat, type FileHandle } from "node:fs/promises";
 import { ToolError } from "./errors.ts";
 
 export interface OpenedFile {
@@ -66,5 +66,25 @@ export async function readExactly(path: string, handle: FileHandle, buf: Buffer,
     }
     if (bytesRead === 0) throw new ToolError(path, `file ended at byte ${position + done} while reading (was it changed?)`);
     done += bytesRead;
+  }
+}
+
+/** What is at `path`: a regular file, a folder, or nothing (or something else: undefined too). */
+export async function pathKind(path: string): Promise<"file" | "dir" | undefined> {
+  try {
+    const st = await stat(path);
+    return st.isDirectory() ? "dir" : st.isFile() ? "file" : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The size of the regular file at `path`, or undefined when there is none. */
+export async function fileSize(path: string): Promise<number | undefined> {
+  try {
+    const st = await stat(path);
+    return st.isFile() ? st.size : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -4,7 +4,7 @@
  * reads the header(s) and builds the summary; rendering is the CLI's job.
  */
 import { open, readFile, stat } from "node:fs/promises";
-import { fsError } from "../formats/file.ts";
+import { fsError, pathKind } from "../formats/file.ts";
 import { ToolError } from "../formats/errors.ts";
 import { readGgufModel, type GgufModel } from "../formats/gguf/split.ts";
 import { GGUF_MAGIC, GgufValueType } from "../formats/gguf/types.ts";
@@ -54,7 +54,7 @@ export async function inspectTarget(target: string, options: InspectOptions = {}
   if (isDigest(target)) {
     const modelsDir = requireModelsDir(resolveModelsDir(options.modelsDir));
     const path = blobPath(modelsDir, target);
-    if (!(await exists(path))) throw new ToolError(target, `no such blob in ${modelsDir}`);
+    if ((await pathKind(path)) === undefined) throw new ToolError(target, `no such blob in ${modelsDir}`);
     return inspectFile(path, options);
   }
   let st;
@@ -101,7 +101,7 @@ async function inspectInstalledModel(target: string, options: InspectOptions): P
   const shownName = displayName(manifest.name);
   if (!layer) throw new ToolError(shownName, "has no model layer (nothing to inspect)");
   const path = blobPath(modelsDir, layer.digest);
-  if (!(await exists(path))) throw new ToolError(shownName, `model blob ${layer.digest} is missing from ${modelsDir}`);
+  if ((await pathKind(path)) === undefined) throw new ToolError(shownName, `model blob ${layer.digest} is missing from ${modelsDir}`);
   const model = await readGgufModel(path, { eagerArrays: options.eagerArrays });
   const prefix = "application/vnd.ollama.image.";
   const layers = manifest.manifest.layers.map((l) => ({
@@ -135,15 +135,6 @@ async function readHead(path: string): Promise<Buffer> {
     throw fsError(path, err);
   } finally {
     await fh.close();
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 

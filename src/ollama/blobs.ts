@@ -5,9 +5,10 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { link, open, rename, stat, utimes } from "node:fs/promises";
+import { link, open, rename, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import { ToolError } from "../formats/errors.ts";
+import { fileSize } from "../formats/file.ts";
 import {
   commitStoreFile,
   discardTempPath,
@@ -118,15 +119,6 @@ async function touchBlob(path: string): Promise<void> {
   }
 }
 
-async function existingSize(path: string): Promise<number | undefined> {
-  try {
-    const st = await stat(path);
-    return st.isFile() ? st.size : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 function mismatch(expected: Digest, actual: Digest): ToolError {
   return new ToolError(expected, `content does not match its digest (its sha256 is ${actual})`);
 }
@@ -151,7 +143,7 @@ export async function stageBlobFromStream(modelsDir: string, source: ByteSource,
   await ensureStoreDir(modelsDir, "blobs");
   if (expected !== undefined) {
     const target = blobPath(modelsDir, expected);
-    if ((await existingSize(target)) !== undefined) {
+    if ((await fileSize(target)) !== undefined) {
       const got = await hashStream(source);
       if (got.digest !== expected) throw mismatch(expected, got.digest);
       await touchBlob(target);
@@ -223,7 +215,7 @@ export async function writeBlobBytes(modelsDir: string, bytes: Uint8Array): Prom
 /** Renames a complete temp file to its blob name, or drops it when that blob already exists. */
 async function moveIntoBlobs(modelsDir: string, temp: string, digest: Digest): Promise<boolean> {
   const target = blobPath(modelsDir, digest);
-  if ((await existingSize(target)) !== undefined) {
+  if ((await fileSize(target)) !== undefined) {
     discardTempPath(temp);
     await touchBlob(target);
     return true;
@@ -241,7 +233,7 @@ async function moveIntoBlobs(modelsDir: string, temp: string, digest: Digest): P
 export async function placeBlobFile(modelsDir: string, tempFilePath: string, digest: string): Promise<BlobWriteResult> {
   const d = parseDigest(digest);
   await ensureStoreDir(modelsDir, "blobs");
-  const size = await existingSize(tempFilePath);
+  const size = await fileSize(tempFilePath);
   if (size === undefined) throw new ToolError(tempFilePath, "the file to place in the store does not exist");
   return { digest: d, size, reused: await moveIntoBlobs(modelsDir, tempFilePath, d) };
 }
@@ -277,7 +269,7 @@ export async function linkBlob(modelsDir: string, ggufPath: string): Promise<Blo
     throw storeFsError(err, ggufPath, "read the file");
   }
   const target = blobPath(modelsDir, hashed.digest);
-  if ((await existingSize(target)) !== undefined) {
+  if ((await fileSize(target)) !== undefined) {
     discardTempPath(temp);
     await touchBlob(target);
     return { ...hashed, reused: true, linked: false };

@@ -5,9 +5,10 @@
  * Every output file is written under a temporary name and renamed when complete, and every blob
  * is re-hashed as it is copied, so a corrupt store never yields a silently corrupt export.
  */
-import { mkdir, stat } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
 import { createAtomicFile, type AtomicFile } from "../formats/atomic-file.ts";
+import { fileSize } from "../formats/file.ts";
 import { ToolError } from "../formats/errors.ts";
 import { blobFileName, blobPath, type ByteSource, readBlobVerified } from "./blobs.ts";
 import { readInstalledModel } from "./installed.ts";
@@ -48,15 +49,6 @@ async function writeFileAtomically(dest: string, source: ByteSource): Promise<vo
     throw err;
   }
   await file.commit();
-}
-
-async function fileSize(path: string): Promise<number | undefined> {
-  try {
-    const st = await stat(path);
-    return st.isFile() ? st.size : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The manifests to export, each once, and their blobs, each once, all checked present first. */

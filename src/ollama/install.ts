@@ -5,7 +5,7 @@
  * A failure before the manifest leaves the store as it was: blobs this install added are removed.
  */
 import { createReadStream } from "node:fs";
-import { readdir, rmdir, stat } from "node:fs/promises";
+import { readdir, rmdir } from "node:fs/promises";
 import { homedir } from "node:os";
 import { basename, isAbsolute, join, relative, resolve } from "node:path";
 import { createHash } from "node:crypto";
@@ -15,7 +15,7 @@ import { getArchitecture, getArray, getBoolean, getNumber, getString } from "../
 import { readGgufHeader, readGgufStringsAt } from "../formats/gguf/reader.ts";
 import { parseGgufShardName, readGgufModel, type GgufModel } from "../formats/gguf/split.ts";
 import { createGgufWriter } from "../formats/gguf/writer.ts";
-import { withRegularFile, readExactly } from "../formats/file.ts";
+import { pathKind, withRegularFile, readExactly } from "../formats/file.ts";
 import { blobPath, hashFile, isDigest, linkBlob, placeBlobFile, writeBlobBytes, writeBlobFromStream, type BlobWriteResult } from "./blobs.ts";
 import { buildModelConfig, encodeConfig, type ModelConfig } from "./config.ts";
 import { goJsonEncode } from "./go-json.ts";
@@ -126,15 +126,6 @@ export function classifyGguf(gguf: GgufModel): "model" | "projector" | "adapter"
 function resolveModelfilePath(value: string, baseDir: string | undefined): string {
   if (value === "~" || value.startsWith("~/")) return join(homedir(), value.slice(1));
   return isAbsolute(value) ? value : resolve(baseDir ?? process.cwd(), value);
-}
-
-async function pathKind(path: string): Promise<"file" | "dir" | undefined> {
-  try {
-    const st = await stat(path);
-    return st.isDirectory() ? "dir" : st.isFile() ? "file" : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The GGUFs of a FROM folder: every *.gguf (a split counted once, by its first shard). */

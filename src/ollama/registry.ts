@@ -8,10 +8,11 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { open, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { open, readFile, rm, writeFile } from "node:fs/promises";
 import { arch, platform } from "node:os";
 import { join } from "node:path";
 import { ToolError } from "../formats/errors.ts";
+import { fileSize } from "../formats/file.ts";
 import { blobFileName, blobPath, placeBlobFile } from "./blobs.ts";
 import { findExistingName, MANIFEST_MEDIA_TYPE, manifestBlobs, MAX_MANIFEST_BYTES, parseManifest, readManifest, writeManifest, type Layer } from "./manifest.ts";
 import { displayName, parseModelName, type ModelName } from "./names.ts";
@@ -266,7 +267,7 @@ async function downloadBlob(client: RegistryClient, name: ModelName, layer: Laye
   const partial = join(tempDir, `pull-${blobFileName(layer.digest)}.partial`);
   const statePath = `${partial}.json`;
   const state = await loadState(statePath, layer.digest, size, (options.partSize ?? ollamaPartSize)(size));
-  if (!(await exists(partial))) for (const p of state.parts) p.done = 0; // progress without its data: start over
+  if ((await fileSize(partial)) === undefined) for (const p of state.parts) p.done = 0; // progress without its data: start over
   const tuning = {
     retries: options.retries ?? 6,
     retryDelayMs: options.retryDelayMs ?? ((a: number) => 1000 * 2 ** a),
@@ -309,13 +310,6 @@ async function downloadBlob(client: RegistryClient, name: ModelName, layer: Laye
   await rm(statePath, { force: true });
 }
 
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
-}
-
 /**
  * Pulls `name` from a registry into the models dir (or an export folder: same layout). Every blob
  * is verified before it is placed and the manifest is written last, with the bytes received.
@@ -332,7 +326,7 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
   for (const layer of manifestBlobs(manifest)) {
     if (seen.has(layer.digest)) continue;
     seen.add(layer.digest);
-    if (await exists(blobPath(options.modelsDir, layer.digest))) {
+    if ((await fileSize(blobPath(options.modelsDir, layer.digest))) !== undefined) {
       options.onProgress?.({ digest: layer.digest, done: layer.size, size: layer.size, phase: "skip" });
       blobs.push({ digest: layer.digest, size: layer.size, downloaded: false });
       continue;
