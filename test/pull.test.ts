@@ -3,7 +3,7 @@
  * localhost only), serving a model installed from a fixture GGUF: install, a redirect to a second
  * host, ranged parts, a dropped connection then a resumed pull, a corrupt blob, 404 and 401.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -14,6 +14,9 @@ import { manifestPath, parseModelName } from "../src/ollama/names.ts";
 import { pullModel } from "../src/ollama/registry.ts";
 import { runCliAsync as runCli, SHARED } from "./helpers/cli.ts";
 import { startTestRegistry, type TestRegistry } from "./helpers/registry-server.ts";
+import { snapshotFiles } from "./helpers/ollama-store-builder.ts";
+
+const storeFileNames = (dir: string) => [...snapshotFiles(dir).keys()];
 
 const work = mkdtempSync(join(tmpdir(), "gguf-tool-pull-"));
 const origin = join(work, "origin");
@@ -43,14 +46,6 @@ beforeEach(() => {
 
 let storeCount = 0;
 const freshStore = () => join(work, `store-${++storeCount}`);
-
-function storeFiles(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return (readdirSync(dir, { recursive: true, withFileTypes: true }) as import("node:fs").Dirent[])
-    .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
-    .sort();
-}
 
 describe("pull", () => {
   it("installs a model that list, show and verify accept, with the registry's exact manifest bytes", async () => {
@@ -98,7 +93,7 @@ describe("pull", () => {
     // the first part was asked again from byte 10000, not from 0
     expect(registry.log.filter((l) => l.includes(modelDigest) && l.startsWith("cdn GET"))).toContain(`cdn GET /blobs/${modelDigest} bytes=10000-65535`);
     expect(readFileSync(blobPath(store, modelDigest))).toEqual(readFileSync(blobPath(origin, modelDigest)));
-    expect(storeFiles(store).filter((f) => f.includes("partial"))).toEqual([]);
+    expect(storeFileNames(store).filter((f) => f.includes("partial"))).toEqual([]);
   });
 
   it("retries a dropped connection within one pull", async () => {
@@ -115,7 +110,7 @@ describe("pull", () => {
     const r = await runCli(["pull", "tiny", "--registry", registry.url, "--insecure", "--models-dir", store, "-q"]);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`^gguf-tool: tiny:latest: blob ${modelDigest} from the registry has sha256 sha256:[0-9a-f]{64}: discarded, nothing installed\\n$`));
-    const files = storeFiles(store);
+    const files = storeFileNames(store);
     expect(files.filter((f) => f.startsWith("manifests/"))).toEqual([]);
     expect(files).not.toContain(`blobs/sha256-${modelDigest.slice(7)}`);
     expect(files.filter((f) => f.includes("partial"))).toEqual([]);
