@@ -15,17 +15,10 @@ import { installModel } from "../src/ollama/install.ts";
 import { showModel } from "../src/ollama/show.ts";
 import { LIBRARY_TEMPLATES } from "../src/ollama/templates/library.ts";
 import { SHARED } from "./helpers/cli.ts";
+import { FIXTURE_TEMPLATE_FAMILY } from "./helpers/fixture-families.ts";
 
 const REF = join(SHARED, "fixtures/ref");
-const FAMILY: Record<string, string> = {
-  "gemma2-tiny": "gemma2",
-  "llama2-spm": "llama2",
-  "llama3-tiny": "llama3",
-  "mistral-tiny": "mistral",
-  "phi3-tiny": "phi3",
-  "qwen2-tiny": "qwen2",
-  "qwen3-realtok": "qwen3",
-};
+const FAMILY = FIXTURE_TEMPLATE_FAMILY;
 /** file name suffix -> the name Ollama gives its general.file_type */
 const FILE_TYPE: Record<string, string> = { q4_k_m: "Q4_K_M", q4_0: "Q4_0", q8_0: "Q8_0", f16: "F16", bf16: "BF16" };
 

@@ -6,6 +6,7 @@ import { chooseChatTemplate } from "../src/ollama/templates/choose.ts";
 import { fingerprintChatTemplate } from "../src/ollama/templates/fingerprint.ts";
 import { LIBRARY_TEMPLATES } from "../src/ollama/templates/library.ts";
 import { SHARED } from "./helpers/cli.ts";
+import { FIXTURE_TEMPLATE_FAMILY } from "./helpers/fixture-families.ts";
 
 interface GoldenCase {
   template: string;
@@ -57,15 +58,7 @@ describe("curated chat templates", () => {
   });
 
   // the family each fixture's Jinja template belongs to
-  const expected: Record<string, string> = {
-    "gemma2-tiny": "gemma2",
-    "llama2-spm": "llama2",
-    "llama3-tiny": "llama3",
-    "mistral-tiny": "mistral",
-    "phi3-tiny": "phi3",
-    "qwen2-tiny": "qwen2",
-    "qwen3-realtok": "qwen3",
-  };
+  const expected = FIXTURE_TEMPLATE_FAMILY;
   for (const [fixture, id] of Object.entries(expected)) {
     it(`picks ${id} for ${fixture}'s chat template, and it parses`, async () => {
       const cfg = fixtureChatTemplate(fixture);
