@@ -85,6 +85,18 @@ function* lex(input: string): Generator<Item> {
     startLine = line;
   };
   const error = (msg: string): Item => ({ typ: "error", val: msg, line });
+  /** Consumes a quoted string or char constant up to its closing `quote` (Go's lexQuote/lexChar); false if unterminated. */
+  const scanQuoted = (quote: string): boolean => {
+    for (;;) {
+      let c = next();
+      if (c === "\\") {
+        c = next();
+        if (c !== "" && c !== "\n") continue;
+      }
+      if (c === "" || c === "\n") return false;
+      if (c === quote) return true;
+    }
+  };
   const hasLeftTrim = (s: string) => s.length >= 2 && s[0] === "-" && isSpaceCh(s[1]);
   const hasRightTrim = (s: string) => s.length >= 2 && isSpaceCh(s[0]) && s[1] === "-";
   const atRightDelim = (): { delim: boolean; trim: boolean } => {
@@ -253,22 +265,13 @@ function* lex(input: string): Generator<Item> {
       case r === "|":
         yield item("pipe");
         continue;
-      case r === '"': {
-        for (;;) {
-          let c = next();
-          if (c === "\\") {
-            c = next();
-            if (c !== "" && c !== "\n") continue;
-          }
-          if (c === "" || c === "\n") {
-            yield error("unterminated quoted string");
-            return;
-          }
-          if (c === '"') break;
+      case r === '"':
+        if (!scanQuoted('"')) {
+          yield error("unterminated quoted string");
+          return;
         }
         yield item("string");
         continue;
-      }
       case r === "`": {
         const end = input.indexOf("`", pos);
         if (end < 0) {
@@ -310,22 +313,13 @@ function* lex(input: string): Generator<Item> {
         yield item(typ);
         continue;
       }
-      case r === "'": {
-        for (;;) {
-          let c = next();
-          if (c === "\\") {
-            c = next();
-            if (c !== "" && c !== "\n") continue;
-          }
-          if (c === "" || c === "\n") {
-            yield error("unterminated character constant");
-            return;
-          }
-          if (c === "'") break;
+      case r === "'":
+        if (!scanQuoted("'")) {
+          yield error("unterminated character constant");
+          return;
         }
         yield item("charConstant");
         continue;
-      }
       case r === "+" || r === "-" || (r >= "0" && r <= "9"): {
         backup(r);
         if (!scanNumber()) {
