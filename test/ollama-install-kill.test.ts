@@ -60,7 +60,8 @@ function createAndKill(modelsDir: string, at: RegExp | "start" | "never", delayM
     if (at === "start") kill();
     child.stderr.on("data", (d: Buffer) => {
       stderr += d.toString();
-      if (at instanceof RegExp && at.test(d.toString())) kill();
+      // all of stderr so far: a status line may arrive split over two chunks
+      if (at instanceof RegExp && at.test(stderr)) kill();
     });
     child.on("exit", (code) => resolve({ code, stderr, killed }));
   });

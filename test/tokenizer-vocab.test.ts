@@ -94,16 +94,6 @@ describe("loadVocab gives llama.cpp's tokenizer metadata", () => {
     expect(await pre("qwen2-tiny")).toBe("qwen2");
     expect(await pre("qwen3-realtok")).toBe("qwen2");
   });
-
-  it("loads the real Qwen3 vocabulary (151k tokens and merges) fast", async () => {
-    const dir = hfDir("qwen3-realtok");
-    const t0 = performance.now();
-    const md = await loadVocab(dir, config(dir));
-    const ms = performance.now() - t0;
-    expect(md.get("tokenizer.ggml.tokens")?.type).toBe(GgufValueType.ARRAY);
-    // well under a second on an idle machine; generous here because the test machine is shared
-    expect(ms).toBeLessThan(4000);
-  });
 });
 
 describe("pre-tokenizer choice", () => {
