@@ -89,6 +89,18 @@ describe("quantization pool", () => {
     });
   }
 
+  it("splits a tensor smaller than one chunk per thread over the threads; quantizes a tiny one whole", async () => {
+    // 96 x 512 = 48K values: under the default chunk (256K values), over the split threshold
+    const split = await quantizeThrough(pool, GgmlType.Q4_K, data, ROW);
+    expect(split.trace.reads).toEqual([{ first: 0, rows: 48 }, { first: 48, rows: 48 }]);
+    expect(split.bytes.equals(reference(GgmlType.Q4_K, data, ROW))).toBe(true);
+    const tiny = data.subarray(0, 8 * ROW);
+    const whole = await quantizeThrough(pool, GgmlType.Q4_K, tiny, ROW);
+    expect(whole.trace.reads).toEqual([{ first: 0, rows: 8 }]);
+    // one thread: the default chunk as before
+    expect((await quantizeThrough(single, GgmlType.Q4_K, data, ROW)).trace.reads).toEqual([{ first: 0, rows: 96 }]);
+  });
+
   it("any chunk size gives identical bytes", async () => {
     const expected = reference(GgmlType.Q4_1, data, ROW);
     for (const chunkRows of [1, 2, 3, 7, 31, 95, 96, 1000, undefined]) {

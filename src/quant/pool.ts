@@ -45,6 +45,8 @@ export interface QuantPool {
 
 /** Default chunk: 256 Ki float32 values (1 MiB), big enough to amortise a task, small enough to spread over the threads. */
 const DEFAULT_CHUNK_VALUES = 256 * 1024;
+/** Tensors below this many values are quantized in one piece (norms, biases, tiny test models). */
+const MIN_SPLIT_VALUES = 16 * 1024;
 
 /** The same two buffers carry one chunk after another. */
 interface ChunkSlot {
@@ -105,7 +107,7 @@ class PiscinaQuantPool implements QuantPool {
       throw new RangeError(`${ggmlTypeName(type)}: row length ${rowLength} is not a positive multiple of the block size ${traits.blockSize}`);
     }
     if (!Number.isInteger(rowCount) || rowCount < 0) throw new RangeError(`row count must be a non-negative integer, got ${rowCount}`);
-    const chunkRows = Math.min(job.chunkRows ?? Math.max(1, Math.floor(DEFAULT_CHUNK_VALUES / rowLength)), Math.max(rowCount, 1));
+    const chunkRows = Math.min(job.chunkRows ?? this.defaultChunkRows(rowLength, rowCount), Math.max(rowCount, 1));
     if (!Number.isInteger(chunkRows) || chunkRows < 1) throw new RangeError(`chunkRows must be a positive integer, got ${job.chunkRows}`);
     const chunk = { rows: chunkRows, rowLength, rowBytes: ggmlByteSize(type, rowLength), count: Math.ceil(rowCount / chunkRows) };
     if (this.threads === 1 || chunk.count <= 1) await this.runInline(job, chunk);
@@ -158,6 +160,17 @@ class PiscinaQuantPool implements QuantPool {
       await Promise.allSettled(inFlight.map((f) => f.done));
       throw err;
     }
+  }
+
+  /**
+   * About DEFAULT_CHUNK_VALUES per chunk, but a tensor smaller than one chunk per thread (every
+   * tensor of a small model) is split over the threads instead of running on this one while
+   * the workers idle; below MIN_SPLIT_VALUES a task costs more than it saves.
+   */
+  private defaultChunkRows(rowLength: number, rowCount: number): number {
+    const rows = Math.max(1, Math.floor(DEFAULT_CHUNK_VALUES / rowLength));
+    if (rowCount * rowLength < MIN_SPLIT_VALUES || rowCount >= rows * this.threads) return rows;
+    return Math.max(1, Math.ceil(rowCount / this.threads));
   }
 
   private startWorkers(): Piscina<QuantizeChunkTask, void> {
