@@ -89,15 +89,25 @@ describe("quantization pool", () => {
     });
   }
 
-  it("splits a tensor smaller than one chunk per thread over the threads; quantizes a tiny one whole", async () => {
-    // 96 x 512 = 48K values: under the default chunk (256K values), over the split threshold
-    const split = await quantizeThrough(pool, GgmlType.Q4_K, data, ROW);
-    expect(split.trace.reads).toEqual([{ first: 0, rows: 48 }, { first: 48, rows: 48 }]);
-    expect(split.bytes.equals(reference(GgmlType.Q4_K, data, ROW))).toBe(true);
-    const tiny = data.subarray(0, 8 * ROW);
-    const whole = await quantizeThrough(pool, GgmlType.Q4_K, tiny, ROW);
-    expect(whole.trace.reads).toEqual([{ first: 0, rows: 8 }]);
-    // one thread: the default chunk as before
+  it("splits a tensor smaller than one chunk per thread over the threads once they pay; a tiny one stays whole", async () => {
+    const fresh = createQuantPool({ threads: 2 });
+    try {
+      // 96 x 512 = 48K values, under the default chunk (256K values): on this thread while the
+      // workers are not worth starting, then split over them once this thread has spent its
+      // budget (a few hundred ms of quantizing) on its own
+      const first = await quantizeThrough(fresh, GgmlType.Q4_K, data, ROW);
+      expect(first.trace.reads).toEqual([{ first: 0, rows: 96 }]);
+      let split = first;
+      for (let i = 0; i < 500 && split.trace.reads.length === 1; i++) split = await quantizeThrough(fresh, GgmlType.Q4_K, data, ROW);
+      expect(split.trace.reads).toEqual([{ first: 0, rows: 48 }, { first: 48, rows: 48 }]);
+      expect(split.bytes.equals(first.bytes)).toBe(true);
+      expect(first.bytes.equals(reference(GgmlType.Q4_K, data, ROW))).toBe(true);
+      // below the split threshold: whole, even with the workers running
+      expect((await quantizeThrough(fresh, GgmlType.Q4_K, data.subarray(0, 8 * ROW), ROW)).trace.reads).toEqual([{ first: 0, rows: 8 }]);
+    } finally {
+      await fresh.close();
+    }
+    // one thread: the default chunk, always
     expect((await quantizeThrough(single, GgmlType.Q4_K, data, ROW)).trace.reads).toEqual([{ first: 0, rows: 96 }]);
   });
 

@@ -47,6 +47,8 @@ export interface QuantPool {
 const DEFAULT_CHUNK_VALUES = 256 * 1024;
 /** Tensors below this many values are quantized in one piece (norms, biases, tiny test models). */
 const MIN_SPLIT_VALUES = 16 * 1024;
+/** Time on the calling thread after which the workers are started for tensors that fit one chunk. */
+const INLINE_BUDGET_MS = 250;
 
 /** The same two buffers carry one chunk after another. */
 interface ChunkSlot {
@@ -77,6 +79,8 @@ class PiscinaQuantPool implements QuantPool {
   /** the previous quantizeTensor call: calls run one after another because they share the slots */
   private last: Promise<void> = Promise.resolve();
   private closed = false;
+  /** time spent quantizing on the calling thread */
+  private inlineMs = 0;
 
   constructor(readonly threads: number) {
     // two chunks per thread: one being quantized, one read and queued behind it
@@ -122,7 +126,9 @@ class PiscinaQuantPool implements QuantPool {
       const input = new Float32Array(slot.input, 0, rows * chunk.rowLength);
       const output = new Uint8Array(slot.output, 0, rows * chunk.rowBytes);
       await job.readRows(first, rows, input);
+      const started = performance.now();
       quantizeRows(job.type, input, output);
+      this.inlineMs += performance.now() - started;
       await job.write(output);
     }
   }
@@ -163,13 +169,16 @@ class PiscinaQuantPool implements QuantPool {
   }
 
   /**
-   * About DEFAULT_CHUNK_VALUES per chunk, but a tensor smaller than one chunk per thread (every
-   * tensor of a small model) is split over the threads instead of running on this one while
-   * the workers idle; below MIN_SPLIT_VALUES a task costs more than it saves.
+   * About DEFAULT_CHUNK_VALUES per chunk. A tensor smaller than one chunk per thread (every
+   * tensor of a small model) is split over the threads once they are worth having: when they
+   * run already, or when this thread has spent INLINE_BUDGET_MS quantizing on its own (starting
+   * them costs about 100-200 ms, more than a small job takes). Below MIN_SPLIT_VALUES a task
+   * costs more than it saves.
    */
   private defaultChunkRows(rowLength: number, rowCount: number): number {
     const rows = Math.max(1, Math.floor(DEFAULT_CHUNK_VALUES / rowLength));
-    if (rowCount * rowLength < MIN_SPLIT_VALUES || rowCount >= rows * this.threads) return rows;
+    const workersPay = this.piscina !== undefined || this.inlineMs >= INLINE_BUDGET_MS;
+    if (!workersPay || rowCount * rowLength < MIN_SPLIT_VALUES || rowCount >= rows * this.threads) return rows;
     return Math.max(1, Math.ceil(rowCount / this.threads));
   }
 
