@@ -94,7 +94,7 @@ describe("quantization pool", () => {
     try {
       // 96 x 512 = 48K values, under the default chunk (256K values): on this thread while the
       // workers are not worth starting, then split over them once this thread has spent its
-      // budget (a few hundred ms of quantizing) on its own
+      // budget (a second of quantizing) on its own
       const first = await quantizeThrough(fresh, GgmlType.Q4_K, data, ROW);
       expect(first.trace.reads).toEqual([{ first: 0, rows: 96 }]);
       let split = first;

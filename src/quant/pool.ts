@@ -48,7 +48,7 @@ const DEFAULT_CHUNK_VALUES = 256 * 1024;
 /** Tensors below this many values are quantized in one piece (norms, biases, tiny test models). */
 const MIN_SPLIT_VALUES = 16 * 1024;
 /** Time on the calling thread after which the workers are started for tensors that fit one chunk. */
-const INLINE_BUDGET_MS = 250;
+const INLINE_BUDGET_MS = 1000;
 
 /** The same two buffers carry one chunk after another. */
 interface ChunkSlot {
@@ -172,7 +172,8 @@ class PiscinaQuantPool implements QuantPool {
    * About DEFAULT_CHUNK_VALUES per chunk. A tensor smaller than one chunk per thread (every
    * tensor of a small model) is split over the threads once they are worth having: when they
    * run already, or when this thread has spent INLINE_BUDGET_MS quantizing on its own (starting
-   * them costs about 100-200 ms, more than a small job takes). Below MIN_SPLIT_VALUES a task
+   * them costs 100-200 ms from dist/, more under tsx, and their first chunks run unoptimized
+   * code: a small job is done before they would pay). Below MIN_SPLIT_VALUES a task
    * costs more than it saves.
    */
   private defaultChunkRows(rowLength: number, rowCount: number): number {
