@@ -31,9 +31,8 @@ const MAX_N = 32;
 const XS = new Float64Array(MAX_N); // the sub-block's values
 const AX = new Float64Array(MAX_N); // |x|
 const WS = new Float64Array(MAX_N); // their weights
-const DX = new Float64Array(MAX_N); // x - min, for the current min
-const INV_DX = new Float64Array(MAX_N); // 1 / (x - min) where x - min > 0, else 0
-const GROW_AT = new Float64Array(MAX_N); // iscale from which a level could grow (see stepLevels)
+const DX = new Float64Array(MAX_N); // C's fr(x - min), for the current min (filled by allLevels)
+const GROW_AT = new Float64Array(MAX_N); // the product iscale * (x - min) from which a level could grow (see stepLevels)
 const CUR = new Uint8Array(256); // the current trial's levels
 const BEST = new Uint8Array(256); // the best candidate's levels
 
@@ -69,8 +68,8 @@ const LO = 24; // candidateBounds: bounds on a candidate's float32 error
 const HI = 25;
 const MAX_ABS_DX = 26; // largest |x - min|, for the current min
 const CUR_ISCALE = 27; // iscale of the levels in CUR, with the current min (0: none)
-const FIRST_GROW = 28; // smallest GROW_AT
 const TRIAL_ISCALE = 29; // the iscale allLevels and stepLevels work with (a double argument would be boxed)
+const GUESS_ISCALE = 28; // the initial guess's iscale, for firstLevels
 let kN = 0;
 let kUseMad = false;
 let kBestExactKnown = false;
@@ -89,24 +88,12 @@ const BIG = 1e37;
  */
 const REL64 = 1e-12;
 
+/** Sets C's `min`; the values' x - min follow in the next allLevels (every new min is followed by one). */
 function setMin(min: number): void {
   const st = S;
-  const xsA = XS;
-  const dxA = DX;
-  const invDxA = INV_DX;
   st[MIN] = min;
   st[RANGE] = fr(st[MAX] - min);
-  st[CUR_ISCALE] = 0; // levels computed with another min say nothing about this one's
-  const n = kN | 0;
-  let maxAbs = 0;
-  for (let i = 0; i < n; i++) {
-    const d = fr(xsA[i] - min);
-    dxA[i] = d;
-    invDxA[i] = d > 0 ? 1 / d : 0;
-    const a = Math.abs(d);
-    maxAbs = a > maxAbs ? a : maxAbs;
-  }
-  st[MAX_ABS_DX] = maxAbs === maxAbs && st[RANGE] > 0 ? maxAbs : Infinity; // NaN or range <= 0: never step
+  st[CUR_ISCALE] = 0; // levels computed with another min say nothing about this one's: allLevels next
 }
 
 /** C's level of a value with x - min = d: clamp(nearest_int(fr(iscale * d)), 0, nmax). */
@@ -115,15 +102,15 @@ function level(is: number, d: number, nmax: number): number {
   return q > nmax ? nmax : q < 0 ? 0 : q;
 }
 
-/** The iscale from which level q of a value could grow: (q + 0.5) / (x - min) (inv: its INV_DX), else Infinity. */
-function growAt(q: number, inv: number, nmax: number): number {
-  return q < nmax && inv > 0 ? (q + 0.5) * inv : Infinity;
+/** The product iscale * (x - min) from which level q could grow: q + 0.5, or Infinity at the top. */
+function growAt(q: number, nmax: number): number {
+  return q < nmax ? q + 0.5 : Infinity;
 }
 
 /**
  * All levels at iscale S[TRIAL_ISCALE] into CUR, their float64 sums (w*l, w*l*l, w*l*x, w*l*|x|,
- * exact products) into S[SL..SAXL], and their growth thresholds. Returns true when some level
- * changed.
+ * exact products) into S[SL..SAXL], and their growth thresholds; also C's x - min for the
+ * current min into DX. Returns true when some level changed.
  */
 function allLevels(): boolean {
   const st = S;
@@ -131,22 +118,24 @@ function allLevels(): boolean {
   const axA = AX;
   const wsA = WS;
   const dxA = DX;
-  const invDxA = INV_DX;
   const growA = GROW_AT;
   const curA = CUR;
   const n = kN | 0;
   const nmax = st[NMAX] | 0;
   const is = st[TRIAL_ISCALE];
+  const min = st[MIN];
   let changed = 0;
   let l1 = 0, l2 = 0, xl = 0, axl = 0;
-  let first = Infinity;
+  let maxAbs = 0;
   for (let i = 0; i < n; i++) {
-    const q = level(is, dxA[i], nmax);
+    const d = fr(xsA[i] - min);
+    dxA[i] = d;
+    const a = Math.abs(d);
+    maxAbs = a > maxAbs ? a : maxAbs;
+    const q = level(is, d, nmax);
     changed |= q ^ curA[i];
     curA[i] = q;
-    const g = growAt(q, invDxA[i], nmax);
-    growA[i] = g;
-    first = g < first ? g : first;
+    growA[i] = growAt(q, nmax);
     const wq = wsA[i] * q;
     l1 += wq;
     l2 += wq * q;
@@ -158,19 +147,79 @@ function allLevels(): boolean {
   st[SXL] = xl;
   st[SAXL] = axl;
   st[CUR_ISCALE] = is;
-  st[FIRST_GROW] = first;
+  st[MAX_ABS_DX] = maxAbs === maxAbs && st[RANGE] > 0 ? maxAbs : Infinity; // NaN or range <= 0: never step
   return changed !== 0;
+}
+
+/**
+ * One pass for the first two level sets, both with the data's min: the initial guess's (iscale
+ * S[GUESS_ISCALE]) into BEST, its float64 sums returned in S[SL..SAXL] with those of trial 0
+ * (iscale S[TRIAL_ISCALE], into CUR with its growth thresholds, like allLevels) in
+ * S[C_SCALE..C_MIN_R] (scratch until the first candidate); C's x - min into DX.
+ */
+function firstLevels(): void {
+  const st = S;
+  const xsA = XS;
+  const axA = AX;
+  const wsA = WS;
+  const dxA = DX;
+  const growA = GROW_AT;
+  const curA = CUR;
+  const bestA = BEST;
+  const n = kN | 0;
+  const nmax = st[NMAX] | 0;
+  const is0 = st[GUESS_ISCALE];
+  const is = st[TRIAL_ISCALE];
+  const min = st[MIN];
+  let g1 = 0, g2 = 0, gxl = 0, gaxl = 0;
+  let l1 = 0, l2 = 0, xl = 0, axl = 0;
+  let maxAbs = 0;
+  for (let i = 0; i < n; i++) {
+    const d = fr(xsA[i] - min);
+    dxA[i] = d;
+    const a = Math.abs(d);
+    maxAbs = a > maxAbs ? a : maxAbs;
+    const x = xsA[i];
+    const ax = axA[i];
+    const w = wsA[i];
+    const p = level(is0, d, nmax);
+    bestA[i] = p;
+    const wp = w * p;
+    g1 += wp;
+    g2 += wp * p;
+    gxl += wp * x;
+    gaxl += wp * ax;
+    const q = level(is, d, nmax);
+    curA[i] = q;
+    growA[i] = growAt(q, nmax);
+    const wq = w * q;
+    l1 += wq;
+    l2 += wq * q;
+    xl += wq * x;
+    axl += wq * ax;
+  }
+  st[SL] = g1;
+  st[SL2] = g2;
+  st[SXL] = gxl;
+  st[SAXL] = gaxl;
+  st[C_SCALE] = l1;
+  st[C_SCALE_R] = l2;
+  st[C_MIN] = xl;
+  st[C_MIN_R] = axl;
+  st[CUR_ISCALE] = is;
+  st[MAX_ABS_DX] = maxAbs === maxAbs && st[RANGE] > 0 ? maxAbs : Infinity; // NaN or range <= 0: never step
 }
 
 /**
  * The levels at iscale S[TRIAL_ISCALE] into CUR, like allLevels, when it is not below CUR's: with the same
  * min each level is monotone in iscale (the float32 product, nearest_int in its exact range and
- * the clamp all are) and can only grow once fr(iscale * (x - min)) reaches q + 0.5. Below its
- * GROW_AT by a relative 1.1e-6 (far more than float32's rounding of the product and float64's of
- * the threshold) it cannot, so only the values at or past their threshold are re-evaluated,
- * and the sums are updated by the changes. Values with x - min <= 0 stay at 0 while
- * |iscale * (x - min)| < 4e6, inside nearest_int's exact range (2^22); otherwise all levels are
- * recomputed. Returns true when some level changed.
+ * the clamp all are) and can only grow once fr(iscale * (x - min)) reaches q + 0.5 (GROW_AT).
+ * While the float64 product is below it by a relative 1.1e-6 (far more than float32's rounding
+ * of the product and float64's of iscale * 1.0000011 * (x - min)) it cannot, so only the values
+ * at or past their threshold are re-evaluated, and the sums are updated by the changes. Values
+ * with x - min <= 0 (or NaN) never reach it and stay at 0 while |iscale * (x - min)| < 4e6, inside
+ * nearest_int's exact range (2^22); otherwise all levels are recomputed. Returns true when some
+ * level changed.
  */
 function stepLevels(): boolean {
   const st = S;
@@ -178,25 +227,21 @@ function stepLevels(): boolean {
   const axA = AX;
   const wsA = WS;
   const dxA = DX;
-  const invDxA = INV_DX;
   const growA = GROW_AT;
   const curA = CUR;
   const is = st[TRIAL_ISCALE];
   if (!(is >= st[CUR_ISCALE] && st[CUR_ISCALE] > 0 && is * st[MAX_ABS_DX] < 4e6)) return allLevels();
   st[CUR_ISCALE] = is;
-  const reach = is * 1.0000011; // reach >= GROW_AT: is > GROW_AT * (1 - 1.1e-6)
-  if (reach < st[FIRST_GROW]) return false; // no level can have grown
+  const reach = is * 1.0000011; // reach * d >= GROW_AT: is * d > GROW_AT * (1 - 1.1e-6)
   const n = kN | 0;
   const nmax = st[NMAX] | 0;
   let changed = 0;
   let l1 = st[SL], l2 = st[SL2], xl = st[SXL], axl = st[SAXL];
-  let first = Infinity;
   for (let i = 0; i < n; i++) {
-    let g = growA[i];
-    if (reach >= g) {
-      const q = level(is, dxA[i], nmax);
-      g = growAt(q, invDxA[i], nmax);
-      growA[i] = g;
+    const d = dxA[i];
+    if (reach * d >= growA[i]) {
+      const q = level(is, d, nmax);
+      growA[i] = growAt(q, nmax);
       const old = curA[i];
       if (q !== old) {
         changed = 1;
@@ -208,13 +253,11 @@ function stepLevels(): boolean {
         axl += w * (q - old) * axA[i];
       }
     }
-    first = g < first ? g : first;
   }
   st[SL] = l1;
   st[SL2] = l2;
   st[SXL] = xl;
   st[SAXL] = axl;
-  st[FIRST_GROW] = first;
   return changed !== 0;
 }
 
@@ -230,7 +273,7 @@ function widen(c: number, r: number): number {
 
 /**
  * Bounds S[LO], S[HI] on C's float32 error of a candidate whose float32 scale and min lie within
- * S[C_SCALE] ± S[C_SCALE_R] and S[C_MIN] ± S[C_MIN_R], levels in CUR (their float64 sums in
+ * S[C_SCALE] ± S[C_SCALE_R] and S[C_MIN] ± S[C_MIN_R], levels in lv (their float64 sums in
  * S[SL..SAXL]).
  *
  * With d_c = s_c l + m_c - x at the midpoints, C's float32 d differs from d_c by at most
@@ -241,11 +284,10 @@ function widen(c: number, r: number): number {
  * sums in closed form (squared error), or from one float64 pass (absolute error, Q2_K).
  * Magnitudes where a float32 step could overflow give infinite bounds (forcing exact arithmetic).
  */
-function candidateBounds(): void {
+function candidateBounds(lv: Uint8Array): void {
   const st = S;
   const xsA = XS;
   const wsA = WS;
-  const curA = CUR;
   const s = st[C_SCALE];
   const m = st[C_MIN];
   const nmax = st[NMAX];
@@ -258,7 +300,7 @@ function candidateBounds(): void {
   if (kUseMad) {
     const n = kN | 0;
     let e = 0;
-    for (let i = 0; i < n; i++) e += wsA[i] * Math.abs(s * curA[i] + m - xsA[i]);
+    for (let i = 0; i < n; i++) e += wsA[i] * Math.abs(s * lv[i] + m - xsA[i]);
     const spread = B * sw + REL64 * (e + M * sw);
     lo = (e - spread) * (1 - 2.1e-6) - 1e-42;
     hi = (e + spread) * (1 + 2.1e-6) + 1e-42;
@@ -321,8 +363,13 @@ function candidateInterval(): number {
   const rq2 = widen(q2, ax * rL);
   const ns = q1 - q2;
   const rns = widen(ns, rq1 + rq2);
-  let s = ns / D;
-  let rs = widen(s, (rns * D + Math.abs(ns) * rD) / (D * (D - rD)));
+  // Quotients by one reciprocal each: n/D as n * (1/D) is a second float64 rounding (within
+  // REL64 of widen), and |n'/D' - n/D| <= (r_n D + |n| r_D) / (D (D - r_D)) = (r_n + |n/D| r_D) / (D - r_D)
+  // (radii computed in float64 carry a relative 1e-15, inside the final factor 1.000001).
+  const invD = 1 / D;
+  const invDlo = 1 / (D - rD);
+  let s = ns * invD;
+  let rs = widen(s, (rns + Math.abs(s) * rD) * invDlo);
   // this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D
   const t1 = L2 * sumX;
   const rt1 = widen(t1, ax * rL2);
@@ -331,8 +378,8 @@ function candidateInterval(): number {
   if (!(Math.abs(q1) + rq1 < BIG && Math.abs(q2) + rq2 < BIG && Math.abs(t1) + rt1 < BIG && Math.abs(t2) + rt2 < BIG)) return -1;
   const nm = t1 - t2;
   const rnm = widen(nm, rt1 + rt2);
-  let m = nm / D;
-  let rm = widen(m, (rnm * D + Math.abs(nm) * rD) / (D * (D - rD)));
+  let m = nm * invD;
+  let rm = widen(m, (rnm + Math.abs(m) * rD) * invDlo);
   if (m - rm > 0) {
     // C: this_min > 0 -> this_min = 0, this_scale = sum_xl / sum_l2
     if (!(L2 - rL2 > 0)) return -1;
@@ -400,7 +447,9 @@ function exactError(lv: Uint8Array, s: number, m: number): number {
 function adopt(lo: number, hi: number, exact: number, exactKnown: boolean): void {
   const st = S;
   const bestA = BEST;
-  bestA.set(CUR);
+  const curA = CUR;
+  const n = kN | 0;
+  for (let i = 0; i < n; i++) bestA[i] = curA[i];
   st[BEST_LO] = lo;
   st[BEST_HI] = hi;
   st[BEST_EXACT] = exact;
@@ -417,11 +466,11 @@ function evaluateTrial(): void {
   const kind = candidateInterval();
   if (kind === 0) return;
   if (kind > 0) {
-    candidateBounds();
+    candidateBounds(CUR);
     if (st[LO] >= st[BEST_HI]) return; // certainly cur_error >= best_error
     if (st[HI] < st[BEST_LO] && exactCandidate()) {
       // certainly cur_error < best_error: adopt, with C's exact scale and min
-      candidateBounds();
+      candidateBounds(CUR);
       adopt(st[LO], st[HI], 0, false);
       return;
     }
@@ -502,26 +551,27 @@ export function makeQkx2Quants(
   st[X_MAX] = wx64 === wx64 ? axMax : Infinity;
   setMin(min);
 
-  // The initial guess.
+  // The initial guess and trial 0 (same min), in one pass. Trial 0 has a smaller iscale than the
+  // initial guess: all its levels are computed, and it is always evaluated. Every later trial
+  // whose levels equal the previous trial's is the same candidate, already compared: skipped.
   const iscale0 = fr(nmax / st[RANGE]);
   st[SCALE] = fr(1 / iscale0);
-  st[TRIAL_ISCALE] = iscale0;
-  allLevels();
+  st[GUESS_ISCALE] = iscale0;
+  st[TRIAL_ISCALE] = trialIscale(rmin, rdelta, 0);
+  firstLevels();
+  const l1 = st[C_SCALE], l2 = st[C_SCALE_R], xl = st[C_MIN], axl = st[C_MIN_R];
   st[C_SCALE] = st[SCALE];
   st[C_SCALE_R] = 0;
   st[C_MIN] = st[MIN];
   st[C_MIN_R] = 0;
-  candidateBounds();
-  bestA.set(CUR);
+  candidateBounds(bestA);
   st[BEST_LO] = st[LO];
   st[BEST_HI] = st[HI];
   kBestExactKnown = false;
-
-  // Trial 0 has a smaller iscale than the initial guess: all its levels are computed, and it is
-  // always evaluated. Every later trial whose levels equal the previous trial's is the same
-  // candidate, already compared: skipped.
-  st[TRIAL_ISCALE] = trialIscale(rmin, rdelta, 0);
-  allLevels();
+  st[SL] = l1;
+  st[SL2] = l2;
+  st[SXL] = xl;
+  st[SAXL] = axl;
   evaluateTrial();
   for (let is = 1; is <= nstep; is++) {
     st[TRIAL_ISCALE] = trialIscale(rmin, rdelta, is);
