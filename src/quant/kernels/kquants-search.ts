@@ -383,6 +383,7 @@ export function makeQ3Quants(n: number, nmax: number, x: Float32Array, xo: numbe
   const iscale = fr(-nmax / max);
   let sumlx = 0;
   let suml2 = 0;
+  let anyPositive = false;
   for (let i = 0; i < nn; i++) {
     const xi = q3XA[i];
     let l = nearestIntOfProduct(iscale, xi);
@@ -393,12 +394,25 @@ export function makeQ3Quants(n: number, nmax: number, x: Float32Array, xo: numbe
     const wx = fr(w * xi);
     q3WA[i] = w;
     q3WxA[i] = wx;
-    sumlx = fr(sumlx + fr(wx * l));
+    const t = fr(wx * l);
+    anyPositive = anyPositive || t > 0;
+    sumlx = fr(sumlx + t);
     suml2 = fr(suml2 + fr(fr(w * l) * l));
   }
-  for (let itry = 0; itry < 5; itry++) {
+  // No term t_i = fr(wx * l_i) > 0 (the case max > 0, where every level has the opposite sign
+  // of its value): C's passes change nothing. With a NaN term sumlx is NaN and every `slx > 0`
+  // is false. Otherwise all terms are <= 0, and the float32 running sum of same-sign terms is
+  // monotone (fr is monotone and fixes float32 values), so sumlx <= t_i for every i and
+  // slx = fr(sumlx - t_i) <= 0: again `slx > 0` is false for every value in every pass.
+  // Within the passes, a check depends only on the sums and the value's level, which change
+  // only on adoption: once n checks in a row (across a pass boundary) adopt nothing, every value
+  // has been checked in the current state, so the current pass and the next would change
+  // nothing and C stops after one of them (or at its pass limit, which is no earlier).
+  let quiet = 0;
+  for (let itry = 0; itry < 5 && anyPositive; itry++) {
     let changed = 0;
-    for (let i = 0; i < nn; i++) {
+    for (let i = 0; i < nn && quiet < nn; i++) {
+      quiet++;
       const w = q3WA[i];
       const wx = q3WxA[i];
       const li = q3LA[i];
@@ -419,6 +433,7 @@ export function makeQ3Quants(n: number, nmax: number, x: Float32Array, xo: numbe
             sumlx = slx;
             suml2 = sl2;
             changed++;
+            quiet = 0;
           }
         }
       }

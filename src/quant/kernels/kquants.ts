@@ -181,24 +181,33 @@ export function quantizeRowsQ3K(src: Float32Array, dst: Uint8Array): void {
       const s = (low | (((dst[sc + 8 + (j & 3)] >> (2 * (j >> 2))) & 3) << 4)) - 32;
       const dj = fr(d * s);
       if (dj === 0) continue;
+      const inv = 1 / dj;
       for (let i = 16 * j; i < 16 * j + 16; i++) {
-        const l = nearestInt(fr(xA[i] / dj));
+        const xi = xA[i];
+        // nearest_int(fr(xi / dj)) by a product: xi * inv (inv = 1 / dj in float64) is within
+        // 2^-52 |q| of the quotient q, and C's fr(q) (float64 division rounded to float32: the
+        // double rounding is innocuous for division) within 2^-24 |q|, under 4e-6 in all while
+        // |y| < 64 (y's own rounding adds < 2^-46). So when y = xi * inv + 0.5 is more than
+        // 1.5e-5 from an integer, fr(q) is no tie and rounds to floor(y); else C's way.
+        const y = xi * inv + 0.5;
+        let l = Math.floor(y);
+        const frac = y - l;
+        if (!(frac > 1.5e-5 && frac < 0.999985 && y < 64 && y > -64)) l = nearestInt(fr(xi / dj));
+        l |= 0;
         lA[i] = (l < -4 ? -4 : l > 3 ? 3 : l) + 4;
       }
     }
-    // High bit of element e goes to bit e/32 of hmask[e%32]; the low 2 bits to qs.
-    // Branch-free: levels are 0..7, so bit 2 is "> 3".
+    // Element e: its high bit goes to bit e/32 of hmask[e%32] (levels are 0..7, so bit 2 is
+    // "> 3"), its low 2 bits to qs as pack2Bit lays them out (4 levels 32 apart per byte).
     for (let k = 0; k < 32; k++) {
-      let h = 0;
-      for (let bit = 0; bit < 8; bit++) {
-        const e = 32 * bit + k;
-        const l = lA[e];
-        h |= (l >> 2) << bit;
-        lA[e] = l & 3;
-      }
-      dst[o + k] = h;
+      const a0 = lA[k], a1 = lA[k + 32], a2 = lA[k + 64], a3 = lA[k + 96];
+      const b0 = lA[k + 128], b1 = lA[k + 160], b2 = lA[k + 192], b3 = lA[k + 224];
+      dst[o + k] =
+        (a0 >> 2) | ((a1 >> 2) << 1) | ((a2 >> 2) << 2) | ((a3 >> 2) << 3) |
+        ((b0 >> 2) << 4) | ((b1 >> 2) << 5) | ((b2 >> 2) << 6) | ((b3 >> 2) << 7);
+      dst[o + 32 + k] = (a0 & 3) | ((a1 & 3) << 2) | ((a2 & 3) << 4) | ((a3 & 3) << 6);
+      dst[o + 64 + k] = (b0 & 3) | ((b1 & 3) << 2) | ((b2 & 3) << 4) | ((b3 & 3) << 6);
     }
-    pack2Bit(dst, o + 32);
   }
 }
 
@@ -398,8 +407,15 @@ export function quantizeRowsQ6K(src: Float32Array, dst: Uint8Array): void {
     for (let j = 0; j < 16; j++) {
       const dj = fr(d * ((dst[o + 192 + j] << 24) >> 24));
       if (dj === 0) continue;
+      const inv = 1 / dj;
       for (let i = 16 * j; i < 16 * j + 16; i++) {
-        const l = nearestInt(fr(xA[i] / dj));
+        const xi = xA[i];
+        // nearest_int(fr(xi / dj)) by a product, as in quantizeRowsQ3K
+        const y = xi * inv + 0.5;
+        let l = Math.floor(y);
+        const frac = y - l;
+        if (!(frac > 1.5e-5 && frac < 0.999985 && y < 64 && y > -64)) l = nearestInt(fr(xi / dj));
+        l |= 0;
         lA[i] = (l < -32 ? -32 : l > 31 ? 31 : l) + 32;
       }
     }
