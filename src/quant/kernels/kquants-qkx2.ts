@@ -276,13 +276,21 @@ function widen(c: number, r: number): number {
  * S[C_SCALE] ± S[C_SCALE_R] and S[C_MIN] ± S[C_MIN_R], levels in lv (their float64 sums in
  * S[SL..SAXL]).
  *
- * With d_c = s_c l + m_c - x at the midpoints, C's float32 d differs from d_c by at most
- * B = (r_s nmax + r_m) + 3.001 u M + TINY, M bounding |s| nmax + |m| + |x| (three float32
- * roundings of quantities below M). Hence sum w d^2 is within 2 B sqrt(W E_c) + B^2 W of
- * E_c = sum w d_c^2 (Cauchy-Schwarz; W = sum w), and sum w |d| within B W of sum w |d_c|. The
- * terms' own roundings and the float32 running sum add under 2.1e-6 relative. E_c comes from the
- * sums in closed form (squared error), or from one float64 pass (absolute error, Q2_K).
- * Magnitudes where a float32 step could overflow give infinite bounds (forcing exact arithmetic).
+ * Absolute error (Q2_K): with d_c = s_c l + m_c - x at the midpoints, C's float32 d differs
+ * from d_c by at most B = (r_s nmax + r_m) + 3.001 u M + TINY, M bounding |s| nmax + |m| + |x|
+ * (three float32 roundings of quantities below M), so sum w |d| is within B W of
+ * sum w |d_c| (W = sum w), computed in one float64 pass.
+ *
+ * Squared error: C's float32 (s, m) = (s_c + ds, m_c + dm), |ds| <= r_s, |dm| <= r_m, and
+ * E(s, m) = sum w (s l + m - x)^2 is a quadratic in closed form from the sums:
+ * E(s, m) = E(s_c, m_c) + 2 ds g_s + 2 dm g_m + ds^2 L2 + 2 ds dm L + dm^2 W with the gradient
+ * halves g_s = s_c L2 + m_c L - XL, g_m = s_c L + m_c W - WX (near 0: the candidate solves these
+ * normal equations up to C's roundings, so the radii enter only through g and squared, instead of
+ * as a first-order error in every d). C's float32 d then differs from s l + m - x by at most
+ * B = 3.001 u M + TINY, hence sum w d^2 is within 2 B sqrt(W E) + B^2 W of E (Cauchy-Schwarz).
+ *
+ * The terms' own roundings and the float32 running sum add under 2.1e-6 relative. Magnitudes
+ * where a float32 step could overflow give infinite bounds (forcing exact arithmetic).
  */
 function candidateBounds(lv: Uint8Array): void {
   const st = S;
@@ -292,8 +300,10 @@ function candidateBounds(lv: Uint8Array): void {
   const m = st[C_MIN];
   const nmax = st[NMAX];
   const sw = st[W];
-  const M = (Math.abs(s) + st[C_SCALE_R]) * nmax + Math.abs(m) + st[C_MIN_R] + st[X_MAX];
-  const B = st[C_SCALE_R] * nmax + st[C_MIN_R] + 3.001 * U * M + TINY;
+  const rs = st[C_SCALE_R];
+  const rm = st[C_MIN_R];
+  const M = (Math.abs(s) + rs) * nmax + Math.abs(m) + rm + st[X_MAX];
+  const Bround = 3.001 * U * M + TINY;
   let lo: number;
   let hi: number;
   let safe: boolean;
@@ -301,6 +311,7 @@ function candidateBounds(lv: Uint8Array): void {
     const n = kN | 0;
     let e = 0;
     for (let i = 0; i < n; i++) e += wsA[i] * Math.abs(s * lv[i] + m - xsA[i]);
+    const B = rs * nmax + rm + Bround;
     const spread = B * sw + REL64 * (e + M * sw);
     lo = (e - spread) * (1 - 2.1e-6) - 1e-42;
     hi = (e + spread) * (1 + 2.1e-6) + 1e-42;
@@ -308,8 +319,17 @@ function candidateBounds(lv: Uint8Array): void {
   } else {
     const l = st[SL];
     const l2 = st[SL2];
-    const ec = s * s * l2 + 2 * s * m * l + m * m * sw - 2 * s * st[SXL] - 2 * m * st[WX] + st[WXX];
-    const err = REL64 * (s * s * l2 + Math.abs(2 * s * m) * l + m * m * sw + Math.abs(2 * s) * st[SAXL] + Math.abs(2 * m) * st[WAX] + st[WXX]);
+    const xl = st[SXL];
+    const wx = st[WX];
+    const as = Math.abs(s);
+    const am = Math.abs(m);
+    const ec = s * s * l2 + 2 * s * m * l + m * m * sw - 2 * s * xl - 2 * m * wx + st[WXX];
+    // float64 rounding (and the sums' own, 1e-13 relative) in E(s_c, m_c), g_s and g_m
+    const gs = Math.abs(s * l2 + m * l - xl) + REL64 * (as * l2 + am * l + st[SAXL]);
+    const gm = Math.abs(s * l + m * sw - wx) + REL64 * (as * l + am * sw + st[WAX]);
+    const err = REL64 * (s * s * l2 + 2 * as * am * l + m * m * sw + 2 * as * st[SAXL] + 2 * am * st[WAX] + st[WXX]) +
+      2 * rs * gs + 2 * rm * gm + (rs * rs * l2 + 2 * rs * rm * l + rm * rm * sw) * 1.000001;
+    const B = Bround;
     const ecHi = ec + err;
     const spread = 2 * B * Math.sqrt(sw * (ecHi > 0 ? ecHi : 0)) + B * B * sw;
     lo = (ec - err - spread) * (1 - 2.1e-6) - 1e-45 * sw - 1e-42;
