@@ -28,7 +28,6 @@ const TRIALS = 19;
 const XS = new Float64Array(32); // the sub-block's values
 const WS = new Float64Array(32); // fr(x*x)
 const WX = new Float64Array(32); // fr(fr(x*x)*x)
-const INV_AX = new Float64Array(32); // 1 / |x| (0 for x = 0)
 const ISCALE = new Float64Array(32); // trial k's iscale (k = is + 9)
 const REACH = new Float64Array(32); // findEvents: |ISCALE[k]|, widened
 const NUMER = new Float64Array(32); // -fr(nmax + 0.1f*is) for trial k, for nmax = numerNmax
@@ -38,14 +37,22 @@ const EV_COUNT = new Int32Array(32); // how many levels change in trial k
 const EVENTS = new Int32Array(TRIALS * MAX_N); // trial k's changes: value index | (new level << 8)
 const CUR_L = new Uint8Array(128); // the levels of the trial being evaluated
 const BEST_L = new Uint8Array(128); // the best trial's levels
-const SUMS = new Float64Array(32); // curSums/applyEvents: float64 lx, |lx|, l2; exactSums: C's sumlx, suml2
+// curSums/applyEvents: float64 lx, weighted sum |lx|, l2, weighted l2 in SUMS[0], [1], [2], [5];
+// exactSums: C's sumlx, suml2 in SUMS[3], [4]
+const SUMS = new Float64Array(32);
+const OMEGA = new Float64Array(32); // value i's weight in C's summation error bound, for n = omegaN
+let omegaN = -1;
 
 const U = 2 ** -24; // float32 unit roundoff
 /**
- * relative error of a float32 running sum of <= 16 rounded products (15u/(1-15u) + 2u < 1.1e-6),
- * plus the float64 sums' (below 1e-13), with room
+ * C's float32 running sum s_k = fr(s_(k-1) + t'_k) of n rounded products t'_i (t_i exact; one
+ * rounding for sumlx's, two for suml2's) lies within u (1+u)^17 sum_i |t_i| omega_i of
+ * sum t_i, with omega_i = n - max(i, 1) + 2: each of the n - 1 additions after the first
+ * (exact) one errs by at most u |s_(k-1) + t'_k| <= u (1+u)^15 sum_(i<=k) |t'_i|, so term i
+ * enters the additions i..n-1 (from 1), plus its own <= 2u (1+u) rounding. SUM_U covers
+ * (1+u)^17 and the float64 sums' error (below 1e-13 sum |t_i| <= 5e-14 sum omega_i |t_i|).
  */
-const SUM_REL = 1.5e-6;
+const SUM_U = 1.0001 * U;
 /** float32 underflow: 2^-150 per rounding, with room */
 const TINY = 1e-43;
 
@@ -82,11 +89,12 @@ function qxLevel(x: number, iscale: number, nmax: number): number {
  * nearest_int exact): level l can only change once |iscale| reaches (|l| + 0.5) / |x|. Below that
  * by a relative 1.1e-6 (far more than float32's rounding of the product and float64's of the
  * threshold) it cannot, so a value is re-evaluated only in the trials from its threshold on,
- * found directly (firstReach) instead of testing every trial.
+ * found directly (firstReach) instead of testing every trial. By the same monotonicity a value
+ * whose level in the last trial equals its level in trial 0 has no events at all (most values;
+ * they need neither 1 / |x| nor a threshold search).
  */
 function findEvents(n: number, nmax: number, amax: number): void {
   const xsA = XS;
-  const invAxA = INV_AX;
   const iscaleA = ISCALE;
   const reachA = REACH;
   const level0A = LEVEL0;
@@ -96,17 +104,25 @@ function findEvents(n: number, nmax: number, amax: number): void {
     reachA[k] = Math.abs(iscaleA[k]) * 1.0000011; // REACH >= threshold: |iscale| > threshold * (1 - 1.1e-6)
     evCountA[k] = 0;
   }
+  const last = TRIALS - 1;
   for (let i = 0; i < n; i++) {
-    let q = qxLevel(xsA[i], iscaleA[0], nmax);
+    const xi = xsA[i];
+    let q = qxLevel(xi, iscaleA[0], nmax);
     level0A[i] = q;
-    let k = firstReach(changeAt(q, invAxA[i], nmax), 1, nmax, amax);
+    // Levels are monotone across the trials: the same level in the last trial means no change
+    // at all, and once a value reaches its last level it changes no more.
+    const qLast = qxLevel(xi, iscaleA[last], nmax);
+    if (qLast === q) continue;
+    const inv = 1 / Math.abs(xi); // x != 0: x = 0 keeps level 0 in every trial
+    let k = firstReach(changeAt(q, inv, nmax), 1, nmax, amax);
     while (k < TRIALS) {
-      const q2 = qxLevel(xsA[i], iscaleA[k], nmax);
+      const q2 = qxLevel(xi, iscaleA[k], nmax);
       if (q2 !== q) {
         eventsA[k * MAX_N + evCountA[k]] = i | (q2 << 8);
         evCountA[k]++;
         q = q2;
-        k = firstReach(changeAt(q, invAxA[i], nmax), k + 1, nmax, amax);
+        if (q === qLast) break;
+        k = firstReach(changeAt(q, inv, nmax), k + 1, nmax, amax);
       } else {
         k++;
       }
@@ -116,11 +132,11 @@ function findEvents(n: number, nmax: number, amax: number): void {
 
 /**
  * The |iscale| from which level q (stored l + nmax) of a value could change, else Infinity
- * (inv: its 1 / |x|, 0 for x = 0, whose level is 0 for good).
+ * (inv: its 1 / |x|; 0 for an infinite x, whose level never changes).
  */
 function changeAt(q: number, inv: number, nmax: number): number {
   const l = q - nmax;
-  // at the clamp on its side, or x = 0: never
+  // at the clamp on its side, or x infinite: never
   return l >= nmax - 1 || l <= -nmax || inv === 0 ? Infinity : (Math.abs(l) + 0.5) * inv;
 }
 
@@ -139,29 +155,37 @@ function firstReach(t: number, from: number, nmax: number, amax: number): number
   return k;
 }
 
-/** Float64 sums of the levels in CUR_L (exact products) into SUMS[0..2]: lx = sum wx*l, sum |wx*l|, l2 = sum w*l*l. */
+/**
+ * Float64 sums of the levels in CUR_L (exact products) into SUMS: lx = sum wx*l,
+ * sum omega*|wx*l|, l2 = sum w*l*l, sum omega*w*l*l.
+ */
 function curSums(n: number, nmax: number): void {
   const wsA = WS;
   const wxA = WX;
+  const omegaA = OMEGA;
   const curLA = CUR_L;
   const sumsA = SUMS;
-  let lx = 0, alx = 0, l2 = 0;
+  let lx = 0, alx = 0, l2 = 0, ol2 = 0;
   for (let i = 0; i < n; i++) {
     const l = (curLA[i] - nmax) | 0;
     const t = wxA[i] * l;
+    const t2 = wsA[i] * l * l;
     lx += t;
-    alx += Math.abs(t);
-    l2 += wsA[i] * l * l;
+    alx += omegaA[i] * Math.abs(t);
+    l2 += t2;
+    ol2 += omegaA[i] * t2;
   }
   sumsA[0] = lx;
   sumsA[1] = alx;
   sumsA[2] = l2;
+  sumsA[5] = ol2;
 }
 
 /**
- * Applies trial k's level changes to CUR_L and SUMS[0..2]. Each update is exact but for one
- * float64 rounding, so after the <= 3 * 16 updates of a search the sums are still within 1e-13
- * of their sums of |terms|. Returns the number of changes.
+ * Applies trial k's level changes to CUR_L and the float64 SUMS. Each update is exact but for a
+ * few float64 roundings, so after the <= 3 * 16 updates of a search the sums are still within
+ * 1e-13 of their sums of |terms| (levels only move away from 0, so the weighted sums of |terms|
+ * only grow). Returns the number of changes.
  */
 function applyEvents(k: number, nmax: number): number {
   const wsA = WS;
@@ -170,9 +194,10 @@ function applyEvents(k: number, nmax: number): number {
   const eventsA = EVENTS;
   const curLA = CUR_L;
   const sumsA = SUMS;
+  const omegaA = OMEGA;
   const c = evCountA[k];
   if (c === 0) return 0;
-  let lx = sumsA[0], alx = sumsA[1], l2 = sumsA[2];
+  let lx = sumsA[0], alx = sumsA[1], l2 = sumsA[2], ol2 = sumsA[5];
   for (let e = k * MAX_N, end = e + c; e < end; e++) {
     const ev = eventsA[e];
     const i = ev & 255;
@@ -182,13 +207,17 @@ function applyEvents(k: number, nmax: number): number {
     const la = (a - nmax) | 0;
     const lb = (b - nmax) | 0;
     const wx = wxA[i];
+    const om = omegaA[i];
+    const d2 = wsA[i] * (la * la - lb * lb);
     lx += wx * (la - lb);
-    alx += Math.abs(wx * la) - Math.abs(wx * lb);
-    l2 += wsA[i] * (la * la - lb * lb);
+    alx += om * (Math.abs(wx * la) - Math.abs(wx * lb));
+    l2 += d2;
+    ol2 += om * d2;
   }
   sumsA[0] = lx;
   sumsA[1] = alx;
   sumsA[2] = l2;
+  sumsA[5] = ol2;
   return c;
 }
 
@@ -210,16 +239,16 @@ function exactSums(n: number, nmax: number): void {
 
 /**
  * C's test `suml2 > 0 && sumlx*sumlx > best*suml2` for the row whose float64 sums are in SUMS,
- * decided on them when possible: C's float32 sums lie within SUM_REL (relative to the sum of
- * |terms|) of them, and each product adds one float32 rounding. Returns 1 (certainly true),
+ * decided on them when possible: C's float32 sums lie within SUM_U times their weighted sums of
+ * |terms| of them (see SUM_U), and each product adds one float32 rounding. Returns 1 (certainly true),
  * 0 (certainly false) or -1 (undecided, NaN, or magnitudes where a float32 step could overflow).
  */
 function qxDecide(best: number): number {
   const sumsA = SUMS;
   const lx = sumsA[0];
-  const rx = SUM_REL * sumsA[1] + TINY;
+  const rx = SUM_U * sumsA[1] + TINY;
   const l2 = sumsA[2];
-  const r2 = SUM_REL * l2 + TINY;
+  const r2 = SUM_U * sumsA[5] + TINY;
   const xLo = Math.abs(lx) - rx; // |sumlx| >= xLo
   const xHi = Math.abs(lx) + rx;
   const sqLo = xLo > 0 ? xLo * xLo * (1 - 2 * U) - TINY : 0;
@@ -230,7 +259,7 @@ function qxDecide(best: number): number {
   const rhsLo = pLo - U * Math.abs(pLo) - TINY;
   const rhsHi = pHi + U * Math.abs(pHi) + TINY;
   // far from float32 overflow (sums of |terms| below 1e37 keep C's partial sums finite too)
-  if (!(sqHi < 1e37 && Math.abs(pLo) < 1e37 && Math.abs(pHi) < 1e37 && l2 + r2 < 1e37 && sumsA[1] + rx < 1e37)) return -1;
+  if (!(sqHi < 1e37 && Math.abs(pLo) < 1e37 && Math.abs(pHi) < 1e37 && sumsA[5] + r2 < 1e37 && sumsA[1] + rx < 1e37)) return -1;
   if (l2 - r2 > 0 && sqLo > rhsHi) return 1;
   if (l2 + r2 <= 0 || sqHi <= rhsLo) return 0;
   return -1;
@@ -244,7 +273,6 @@ export function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: numbe
   const xsA = XS;
   const wsA = WS;
   const wxA = WX;
-  const invAxA = INV_AX;
   const iscaleA = ISCALE;
   const numerA = NUMER;
   const level0A = LEVEL0;
@@ -261,7 +289,6 @@ export function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: numbe
       max = xi;
     }
     xsA[i] = xi;
-    invAxA[i] = ax !== 0 ? 1 / ax : 0;
     const w = fr(xi * xi);
     wsA[i] = w;
     wxA[i] = fr(w * xi);
@@ -271,6 +298,10 @@ export function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: numbe
     return 0;
   }
   // Trial k = is + 9: iscale = -(nmax + 0.1f*is) / max; is = 0 is C's first pass (-nmax / max).
+  if (n !== omegaN) {
+    for (let i = 0; i < n; i++) OMEGA[i] = n - (i > 1 ? i : 1) + 2;
+    omegaN = n;
+  }
   if (nmax !== numerNmax) {
     for (let k = 0; k < TRIALS; k++) numerA[k] = -fr(nmax + fr(F32_0_1 * (k - 9)));
     numerNmax = nmax;
@@ -281,7 +312,7 @@ export function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: numbe
   // Trial 0's sums, then trial 9's (C's first pass, always exactly), then C's order: is = -9..-1, 1..9.
   for (let i = 0; i < n; i++) curLA[i] = level0A[i];
   curSums(n, nmax);
-  const lx0 = sumsA[0], alx0 = sumsA[1], l20 = sumsA[2];
+  const lx0 = sumsA[0], alx0 = sumsA[1], l20 = sumsA[2], ol20 = sumsA[5];
   let changedTo9 = 0;
   for (let k = 1; k <= 9; k++) changedTo9 += applyEvents(k, nmax);
   exactSums(n, nmax);
@@ -294,6 +325,7 @@ export function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: numbe
   sumsA[0] = lx0;
   sumsA[1] = alx0;
   sumsA[2] = l20;
+  sumsA[5] = ol20;
   // A trial whose levels equal the previous evaluated trial's (trial 9 for trial 0, trial 8 for
   // trial 10) is skipped: levels only move away from 0, so they differ exactly when some change
   // lies between.
@@ -325,32 +357,42 @@ const Q3_W = new Float64Array(32);
 const Q3_WX = new Float64Array(32);
 const Q3_L = new Int32Array(64);
 
+/** q3Unchanged's accepted relative radius of slx and sl2 (ε) */
+const Q3_EPS = 2 ** -16;
+/**
+ * q3Unchanged's relative radius of C's new level value around its float64 value t:
+ * (1 + ε)/(1 - ε) (1 + u)^2 - 1 < 3.064e-5, plus float64's roundings in the test (< 1e-15)
+ */
+const Q3_REL = 3.1e-5;
+
 /**
  * True when C's pass over value x (weight w, wx = fr(w * x), level li) certainly changes nothing: either C's
  * slx = fr(sumlx - fr(wx * li)) is certainly <= 0, or the new level
- * clamp(nearest_int(fr(fr(x * sl2) / slx))) certainly equals li. Decided in float64: slx and sl2
- * lie within u (|product| + |result|) of their float64 values (two float32 roundings each; for
- * sl2, fr(w * l) * l rounds twice), so x * sl2 / slx lies within a relative
- * (1 + r2)(1 + 2u) / (1 - r1) - 1 of its float64 value (r1, r2: the relative radii of slx and
- * sl2). Tiny or huge magnitudes (float32 underflow or overflow) and NaN are left to the exact path.
+ * clamp(nearest_int(fr(fr(x * sl2) / slx))) certainly equals li. Decided in float64 without a
+ * division: slx and sl2 lie within e1, e2 = u (|product| + |result|) of their float64 values
+ * (two float32 roundings each; for sl2, fr(w * l) * l rounds twice; 1.0001 covers float64's
+ * own roundings). When both radii are at most ε relative (else: the exact path), C's
+ * x * sl2' / slx' is within a relative (1 + ε)/(1 - ε) - 1 of t = x * sl2 / slx, and its two
+ * float32 roundings add a relative u each (the product stays normal: |x * sl2| > 1e-30) and
+ * at most 2^-150 of underflow in the quotient, so C's value lies within Q3_REL |t| + 1e-14
+ * of t; that test is made on num = t * slx (slx > 0). |t| < 64 keeps nearest_int exact, so
+ * C's level is li when its value lies in (li - 0.5, li + 0.5), or beyond the clamp on li's
+ * side. Tiny or huge magnitudes and NaN are left to the exact path.
  */
 function q3Unchanged(x: number, w: number, wx: number, li: number, sumlx: number, suml2: number, top: number, bottom: number): boolean {
   const a = wx * li; // exact
   const slx = sumlx - a;
   const e1 = 1.0001 * U * (Math.abs(a) + Math.abs(slx)) + TINY;
   if (slx + e1 <= 0) return true; // C's `if (slx > 0)` is false
-  if (!(slx - e1 > 0 && slx > 1e-30)) return false;
+  if (!(e1 <= Q3_EPS * slx && slx > 1e-30 && slx < 1e30)) return false;
   const b = w * li * li; // exact
   const sl2 = suml2 - b;
   const e2 = 1.0001 * U * (2 * Math.abs(b) + Math.abs(sl2)) + TINY;
   const num = x * sl2;
   const an = Math.abs(num);
-  if (!(an > 1e-30 && an < 1e30 && slx < 1e30)) return false;
-  const t = num / slx;
-  const rel = ((1 + e2 / Math.abs(sl2)) * (1 + 2.0001 * U)) / (1 - e1 / slx) - 1;
-  const d = Math.abs(t) * rel + TINY;
-  // clamp(round(t)) === li: t stays inside (li - 0.5, li + 0.5), or past the clamp on li's side
-  return (t - d > li - 0.5 || li === bottom) && (t + d < li + 0.5 || li === top);
+  if (!(e2 <= Q3_EPS * Math.abs(sl2) && an > 1e-30 && an < 64 * slx)) return false;
+  const d = Q3_REL * an + 1e-14 * slx;
+  return (li === bottom || num - d > (li - 0.5) * slx) && (li === top || num + d < (li + 0.5) * slx);
 }
 
 /**
