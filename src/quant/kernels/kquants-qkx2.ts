@@ -39,7 +39,7 @@ const BEST = new Uint8Array(256); // the best candidate's levels
 // State of the current call, shared by the helpers below. Numbers live in a Float64Array, not
 // in module-level `let`s: V8 boxes every double stored to a module variable (an allocation per
 // store), while a typed-array store is free.
-const S = new Float64Array(32);
+const S = new Float64Array(36);
 const NMAX = 0; // nmax
 const MAX = 1; // max of the values
 const SUM_W = 2; // C's float32 sum_w and sum_x
@@ -70,9 +70,18 @@ const MAX_ABS_DX = 26; // largest |x - min|, for the current min
 const CUR_ISCALE = 27; // iscale of the levels in CUR, with the current min (0: none)
 const TRIAL_ISCALE = 29; // the iscale allLevels and stepLevels work with (a double argument would be boxed)
 const GUESS_ISCALE = 28; // the initial guess's iscale, for firstLevels
+const SQRT_W = 30; // sqrt(S[W]), for rejectsSurely
+const BEST_ROOT = 31; // sqrt((S[BEST_HI] + 1e-45 W + 1e-42) / (1 - 2.1e-6)), for rejectsSurely
+const NUM_RMIN = 32; // the rmin, rdelta, nmax and nstep TRIAL_NUM was filled for
+const NUM_RDELTA = 33;
+const NUM_NMAX = 34;
+const NUM_NSTEP = 35;
+/** C's fr(fr(rmin + fr(rdelta * is)) + nmax) for trials is = 0..nstep: the same in every call of a kernel */
+const TRIAL_NUM = new Float64Array(21);
 let kN = 0;
 let kUseMad = false;
 let kBestExactKnown = false;
+let kPrescreen = false; // rejectsSurely applies (squared error, magnitudes in range)
 
 const U = 2 ** -24; // float32 unit roundoff
 const TINY = 1e-44; // covers float32 underflow (2^-150 per rounding) with room
@@ -472,6 +481,7 @@ function adopt(lo: number, hi: number, exact: number, exactKnown: boolean): void
   for (let i = 0; i < n; i++) bestA[i] = curA[i];
   st[BEST_LO] = lo;
   st[BEST_HI] = hi;
+  setBestRoot();
   st[BEST_EXACT] = exact;
   kBestExactKnown = exactKnown;
   st[SCALE] = st[C_SCALE];
@@ -480,9 +490,71 @@ function adopt(lo: number, hi: number, exact: number, exactKnown: boolean): void
   else st[MIN] = min; // equal value (perhaps the other zero): levels and range unchanged
 }
 
+function setBestRoot(): void {
+  const st = S;
+  if (kPrescreen) st[BEST_ROOT] = Math.sqrt((st[BEST_HI] + 1e-45 * st[W] + 1e-42) / (1 - 2.1e-6));
+}
+
+/**
+ * A cheap test, before any interval arithmetic, that C will not adopt the trial whose levels are
+ * in CUR (squared error only): true when C's error surely is >= the best one's.
+ *
+ * Whatever scale and min (s', m') C computes from these levels (if D > 0 in float32 at all), the
+ * exact error E(s', m') = sum w (s' l + m' - x)^2 is at least the least-squares minimum E_min
+ * over all (s, m). With A = [[L2, L], [L, W]] (exact sums, D = det A > 0) and the half-gradient
+ * g(p) = A p - b at any point p (g as in candidateBounds), E(p) = E_min + g^T A^-1 g, so
+ * E_min >= E(p) - (W g_s^2 + 2 L |g_s g_m| + L2 g_m^2) / D: evaluated at the float64 solution p
+ * (g near 0), with the float64 errors of E(p) and g bounded as in candidateBounds, and D's
+ * (under 1e-13 (W L2 + L^2) <= 2e-9 D here) by the factor 1.000001.
+ *
+ * C's float32 d differs from s' l + m' - x by at most B = 3.001 u M + TINY (candidateBounds),
+ * so with sqrt(W) B below sqrt(E_min), C's error is at least
+ * (sqrt(E_min) - B sqrt(W))^2 (1 - 2.1e-6) - 1e-45 W - 1e-42 (Cauchy-Schwarz, then the float32
+ * sum as in candidateBounds), which is >= S[BEST_HI] when E_min >= (B sqrt(W) + BEST_ROOT)^2
+ * (float64 slack 1e-12 relative).
+ *
+ * M must bound |s'| nmax + |m'| + |x| without C's candidate. Required here: D > 1e-4 W L2,
+ * W L2 >= 1e-20 and L >= 1e-20 (then L2 >= L too, levels being integers), and kPrescreen (the caller's).
+ * C's sums lie within 2.2e-6 relative (of the sums of |terms|) plus 1e-42 of the exact ones, so
+ * its float32 D is at least (D - 1.1e-5 W L2 - 1e-44)(1 - u) >= 0.87 D (L^2 <= W L2), and its
+ * numerators are at most (W SAXL + WAX L)(1 + 1e-5) + 1e-44 and (L2 WAX + L SAXL)(1 + 1e-5) +
+ * 1e-44 (|XL| <= SAXL, |sum_x| <= WAX). So |s'| <= 1.16 (W SAXL + WAX L) / D + 1.2e-44 / D and
+ * |m'| likewise; C's clamped candidate (m' = 0, s' = sum_xl / sum_l2 <= 1.00001 SAXL / L2 <=
+ * 1.00001 W SAXL / D) is covered too. With D >= 1e-24 the absolute terms stay below 1e-18
+ * (times nmax + 1 <= 32, covered by 1e-18 with 1.25 for 1.16).
+ */
+function rejectsSurely(): boolean {
+  const st = S;
+  const sw = st[W];
+  const l = st[SL];
+  const l2 = st[SL2];
+  const wl2 = sw * l2;
+  const D = wl2 - l * l;
+  if (!(D > 1e-4 * wl2 && wl2 >= 1e-20 && l >= 1e-20)) return false;
+  const invD = 1 / D;
+  const xl = st[SXL];
+  const wx = st[WX];
+  const saxl = st[SAXL];
+  const wax = st[WAX];
+  const M = 1.25 * (st[NMAX] * (sw * saxl + wax * l) + l2 * wax + l * saxl) * invD + st[X_MAX] + 1e-18;
+  if (!(M < 1e18 && st[W_MAX] * M * M < 1e37)) return false; // as candidateBounds' `safe`
+  const s = (sw * xl - wx * l) * invD;
+  const m = (l2 * wx - l * xl) * invD;
+  const as = Math.abs(s);
+  const am = Math.abs(m);
+  const ec = s * s * l2 + 2 * s * m * l + m * m * sw - 2 * s * xl - 2 * m * wx + st[WXX];
+  const err = REL64 * (s * s * l2 + 2 * as * am * l + m * m * sw + 2 * as * saxl + 2 * am * wax + st[WXX]);
+  const gs = Math.abs(s * l2 + m * l - xl) + REL64 * (as * l2 + am * l + saxl);
+  const gm = Math.abs(s * l + m * sw - wx) + REL64 * (as * l + am * sw + wax);
+  const eMin = ec - err - (sw * gs * gs + 2 * l * gs * gm + l2 * gm * gm) * invD * 1.000001;
+  const root = (3.001 * U * M + TINY) * st[SQRT_W] + st[BEST_ROOT];
+  return eMin >= root * root * (1 + 1e-12);
+}
+
 /** C's evaluation of the trial whose levels are in CUR (float64 sums in S[SL..SAXL]). */
 function evaluateTrial(): void {
   const st = S;
+  if (kPrescreen && rejectsSurely()) return;
   const kind = candidateInterval();
   if (kind === 0) return;
   if (kind > 0) {
@@ -505,8 +577,9 @@ function evaluateTrial(): void {
   if (e < st[BEST_EXACT]) adopt(e, e, e, true);
 }
 
-function trialIscale(rmin: number, rdelta: number, is: number): number {
-  return fr(fr(fr(rmin + fr(rdelta * is)) + S[NMAX]) / S[RANGE]);
+/** C's iscale of trial is: fr(fr(fr(rmin + fr(rdelta * is)) + nmax) / fr(max - min)). */
+function trialIscale(is: number): number {
+  return fr(TRIAL_NUM[is] / S[RANGE]);
 }
 
 /**
@@ -569,15 +642,26 @@ export function makeQkx2Quants(
   // bounds everywhere, so every comparison is made exactly.
   st[W_MAX] = w64 === w64 ? wMax : Infinity;
   st[X_MAX] = wx64 === wx64 ? axMax : Infinity;
+  st[SQRT_W] = Math.sqrt(w64);
+  // rejectsSurely's range: C's float32 sums and their products stay below 31^2 * 1e24, far from
+  // overflow, for any levels (NaN fails these comparisons).
+  kPrescreen = !useMad && w64 <= 1e12 && wax64 <= 1e12 && st[X_MAX] <= 1e12;
   setMin(min);
 
   // The initial guess and trial 0 (same min), in one pass. Trial 0 has a smaller iscale than the
   // initial guess: all its levels are computed, and it is always evaluated. Every later trial
   // whose levels equal the previous trial's is the same candidate, already compared: skipped.
+  if (!(st[NUM_RMIN] === rmin && st[NUM_RDELTA] === rdelta && st[NUM_NMAX] === nmax && st[NUM_NSTEP] >= nstep)) {
+    for (let is = 0; is <= nstep; is++) TRIAL_NUM[is] = fr(fr(rmin + fr(rdelta * is)) + nmax);
+    st[NUM_RMIN] = rmin;
+    st[NUM_RDELTA] = rdelta;
+    st[NUM_NMAX] = nmax;
+    st[NUM_NSTEP] = nstep;
+  }
   const iscale0 = fr(nmax / st[RANGE]);
   st[SCALE] = fr(1 / iscale0);
   st[GUESS_ISCALE] = iscale0;
-  st[TRIAL_ISCALE] = trialIscale(rmin, rdelta, 0);
+  st[TRIAL_ISCALE] = trialIscale(0);
   firstLevels();
   const l1 = st[C_SCALE], l2 = st[C_SCALE_R], xl = st[C_MIN], axl = st[C_MIN_R];
   st[C_SCALE] = st[SCALE];
@@ -587,6 +671,7 @@ export function makeQkx2Quants(
   candidateBounds(bestA);
   st[BEST_LO] = st[LO];
   st[BEST_HI] = st[HI];
+  setBestRoot();
   kBestExactKnown = false;
   st[SL] = l1;
   st[SL2] = l2;
@@ -594,7 +679,7 @@ export function makeQkx2Quants(
   st[SAXL] = axl;
   evaluateTrial();
   for (let is = 1; is <= nstep; is++) {
-    st[TRIAL_ISCALE] = trialIscale(rmin, rdelta, is);
+    st[TRIAL_ISCALE] = trialIscale(is);
     if (stepLevels()) evaluateTrial();
   }
   for (let i = 0; i < n; i++) L[lo + i] = bestA[i];
