@@ -21,6 +21,7 @@ import { countTensorTypes, requantizedMetadata } from "../quant/requantize.ts";
 import type { Architecture, HfConfig, PlannedTensor } from "./architecture.ts";
 import { findArchitecture, supportedArchitectures } from "./architectures/index.ts";
 import { addGeneralMetadata } from "./general-metadata.ts";
+import { readModelCard } from "./model-card.ts";
 import { ShardFiles, sourceFloatType, tensorRowReader } from "./tensor-reader.ts";
 import { loadVocab } from "./tokenizer/vocab.ts";
 
@@ -180,6 +181,7 @@ export async function convertHfFolder(dir: string, options: ConvertOptions = {})
 
   // the F32 conversion's metadata, or the converter's for its own types
   const converterTarget = CONVERTER_TYPES[mixture];
+  const warn = options.onWarning ?? (() => {});
   const metadata: GgufMetadata = new Map();
   addGeneralMetadata(metadata, {
     architecture: arch.ggufArchitecture,
@@ -187,6 +189,8 @@ export async function convertHfFolder(dir: string, options: ConvertOptions = {})
     config,
     generationConfig: await readJsonIfPresent(resolve(dir, "generation_config.json")),
     totalParams,
+    modelCard: await readModelCard(dir, warn),
+    onWarning: (message) => warn(`${resolve(dir, "README.md")}: ${message}`),
   });
   arch.metadata(metadata, config, converterTarget !== undefined ? fileTypeOf(mixture) : fileTypeOf("F32"));
   metadata.set("general.quantization_version", { type: GgufValueType.UINT32, value: 2 });
