@@ -357,11 +357,10 @@ const Q3_W = new Float64Array(32);
 const Q3_WX = new Float64Array(32);
 const Q3_L = new Int32Array(64);
 
-/** q3Unchanged's accepted relative radius of slx and sl2 (ε) */
-const Q3_EPS = 2 ** -16;
 /**
  * q3Unchanged's relative radius of C's new level value around its float64 value t:
- * (1 + ε)/(1 - ε) (1 + u)^2 - 1 < 3.064e-5, plus float64's roundings in the test (< 1e-15)
+ * (1 + ε)/(1 - ε) (1 + u)^2 - 1 < 3.064e-5 for ε = 2^-16, plus float64's roundings in the
+ * test (< 1e-15)
  */
 const Q3_REL = 3.1e-5;
 
@@ -371,26 +370,28 @@ const Q3_REL = 3.1e-5;
  * clamp(nearest_int(fr(fr(x * sl2) / slx))) certainly equals li. Decided in float64 without a
  * division: slx and sl2 lie within e1, e2 = u (|product| + |result|) of their float64 values
  * (two float32 roundings each; for sl2, fr(w * l) * l rounds twice; 1.0001 covers float64's
- * own roundings). When both radii are at most ε relative (else: the exact path), C's
- * x * sl2' / slx' is within a relative (1 + ε)/(1 - ε) - 1 of t = x * sl2 / slx, and its two
- * float32 roundings add a relative u each (the product stays normal: |x * sl2| > 1e-30) and
- * at most 2^-150 of underflow in the quotient, so C's value lies within Q3_REL |t| + 1e-14
- * of t; that test is made on num = t * slx (slx > 0). |t| < 64 keeps nearest_int exact, so
- * C's level is li when its value lies in (li - 0.5, li + 0.5), or beyond the clamp on li's
- * side. Tiny or huge magnitudes and NaN are left to the exact path.
+ * own roundings; TINY float32 underflow). With |a| <= 254 slx, |b| <= 127 |sl2| and both above
+ * 1e-30, e1 and e2 are at most 1.0001 * 255u = 0.9965 * 2^-16 of them plus TINY < 1e-13 of
+ * them: relative radii at most ε = 2^-16 (else: the exact path). Then C's x * sl2' / slx' is
+ * within a relative (1 + ε)/(1 - ε) - 1 of t = x * sl2 / slx, and its two float32 roundings add
+ * a relative u each (the product stays normal: |x * sl2| > 1e-30) and at most 2^-150 of
+ * underflow in the quotient, so C's value lies within Q3_REL |t| + 1e-14 of t; that test is
+ * made on num = t * slx (slx > 0). |t| < 64 keeps nearest_int exact, so C's level is li when
+ * its value lies in (li - 0.5, li + 0.5), or beyond the clamp on li's side. Tiny or huge
+ * magnitudes and NaN are left to the exact path.
  */
 function q3Unchanged(x: number, w: number, wx: number, li: number, sumlx: number, suml2: number, top: number, bottom: number): boolean {
   const a = wx * li; // exact
   const slx = sumlx - a;
-  const e1 = 1.0001 * U * (Math.abs(a) + Math.abs(slx)) + TINY;
-  if (slx + e1 <= 0) return true; // C's `if (slx > 0)` is false
-  if (!(e1 <= Q3_EPS * slx && slx > 1e-30 && slx < 1e30)) return false;
-  const b = w * li * li; // exact
+  if (!(slx > 1e-30 && slx < 1e30 && Math.abs(a) <= 254 * slx)) {
+    return slx + (1.0001 * U * (Math.abs(a) + Math.abs(slx)) + TINY) <= 0; // C's `if (slx > 0)` is false
+  }
+  const b = w * li * li; // exact, >= 0
   const sl2 = suml2 - b;
-  const e2 = 1.0001 * U * (2 * Math.abs(b) + Math.abs(sl2)) + TINY;
+  const asl2 = Math.abs(sl2);
   const num = x * sl2;
   const an = Math.abs(num);
-  if (!(e2 <= Q3_EPS * Math.abs(sl2) && an > 1e-30 && an < 64 * slx)) return false;
+  if (!(b <= 127 * asl2 && asl2 > 1e-30 && an > 1e-30 && an < 64 * slx)) return false;
   const d = Q3_REL * an + 1e-14 * slx;
   return (li === bottom || num - d > (li - 0.5) * slx) && (li === top || num + d < (li + 0.5) * slx);
 }
@@ -417,6 +418,9 @@ export function makeQ3Quants(n: number, nmax: number, x: Float32Array, xo: numbe
       max = xi;
     }
     q3XA[i] = xi;
+    const w = fr(xi * xi);
+    q3WA[i] = w;
+    q3WxA[i] = fr(w * xi);
   }
   if (amax < GROUP_MAX_EPS) {
     L.fill(0, lo, lo + nn);
@@ -425,33 +429,27 @@ export function makeQ3Quants(n: number, nmax: number, x: Float32Array, xo: numbe
   const iscale = fr(-nmax / max);
   let sumlx = 0;
   let suml2 = 0;
-  let anyPositive = false;
   for (let i = 0; i < nn; i++) {
-    const xi = q3XA[i];
-    let l = nearestIntOfProduct(iscale, xi);
+    let l = nearestIntOfProduct(iscale, q3XA[i]);
     l = l < top ? l : top;
     l = l > bottom ? l : bottom;
     q3LA[i] = l;
-    const w = fr(xi * xi);
-    const wx = fr(w * xi);
-    q3WA[i] = w;
-    q3WxA[i] = wx;
-    const t = fr(wx * l);
-    anyPositive = anyPositive || t > 0;
-    sumlx = fr(sumlx + t);
+    const w = q3WA[i];
+    sumlx = fr(sumlx + fr(q3WxA[i] * l));
     suml2 = fr(suml2 + fr(fr(w * l) * l));
   }
-  // No term t_i = fr(wx * l_i) > 0 (the case max > 0, where every level has the opposite sign
-  // of its value): C's passes change nothing. With a NaN term sumlx is NaN and every `slx > 0`
-  // is false. Otherwise all terms are <= 0, and the float32 running sum of same-sign terms is
-  // monotone (fr is monotone and fixes float32 values), so sumlx <= t_i for every i and
+  // max > 0: C's passes change nothing. Then iscale < 0 and every level is 0 or of the opposite
+  // sign of its value (the product's rounding and the clamp keep signs), while wx has the sign of
+  // x, so every term t_i = fr(wx * l_i) is <= 0, or NaN (0 * inf). With a NaN term sumlx is NaN
+  // and every `slx > 0` is false. Otherwise the float32 running sum of terms <= 0 is monotone
+  // (fr is monotone and fixes float32 values), so sumlx <= t_i for every i and
   // slx = fr(sumlx - t_i) <= 0: again `slx > 0` is false for every value in every pass.
   // Within the passes, a check depends only on the sums and the value's level, which change
   // only on adoption: once n checks in a row (across a pass boundary) adopt nothing, every value
   // has been checked in the current state, so the current pass and the next would change
   // nothing and C stops after one of them (or at its pass limit, which is no earlier).
   let quiet = 0;
-  for (let itry = 0; itry < 5 && anyPositive; itry++) {
+  for (let itry = 0; itry < 5 && !(max > 0); itry++) {
     let changed = 0;
     for (let i = 0; i < nn && quiet < nn; i++) {
       quiet++;
