@@ -91,13 +91,15 @@ function qxLevel(x: number, iscale: number, nmax: number): number {
  * threshold) it cannot, so a value is re-evaluated only in the trials from its threshold on,
  * found directly (firstReach) instead of testing every trial. By the same monotonicity a value
  * whose level in the last trial equals its level in trial 0 has no events at all (most values;
- * they need neither 1 / |x| nor a threshold search).
+ * they need neither 1 / |x| nor a threshold search). Also writes each value's level in trial 9
+ * (C's first pass) to BEST_L.
  */
 function findEvents(n: number, nmax: number, amax: number): void {
   const xsA = XS;
   const iscaleA = ISCALE;
   const reachA = REACH;
   const level0A = LEVEL0;
+  const level9A = BEST_L;
   const evCountA = EV_COUNT;
   const eventsA = EVENTS;
   for (let k = 0; k < TRIALS; k++) {
@@ -112,6 +114,7 @@ function findEvents(n: number, nmax: number, amax: number): void {
     // Levels are monotone across the trials: the same level in the last trial means no change
     // at all, and once a value reaches its last level it changes no more.
     const qLast = qxLevel(xi, iscaleA[last], nmax);
+    level9A[i] = q;
     if (qLast === q) continue;
     const inv = 1 / Math.abs(xi); // x != 0: x = 0 keeps level 0 in every trial
     let k = firstReach(changeAt(q, inv, nmax), 1, nmax, amax);
@@ -121,6 +124,7 @@ function findEvents(n: number, nmax: number, amax: number): void {
         eventsA[k * MAX_N + evCountA[k]] = i | (q2 << 8);
         evCountA[k]++;
         q = q2;
+        if (k <= 9) level9A[i] = q;
         if (q === qLast) break;
         k = firstReach(changeAt(q, inv, nmax), k + 1, nmax, amax);
       } else {
@@ -221,11 +225,10 @@ function applyEvents(k: number, nmax: number): number {
   return c;
 }
 
-/** C's float32 sumlx += w*x*l and suml2 += w*l*l of the levels in CUR_L into SUMS[3], SUMS[4]. */
-function exactSums(n: number, nmax: number): void {
+/** C's float32 sumlx += w*x*l and suml2 += w*l*l of the levels (l + nmax) in curLA into SUMS[3], SUMS[4]. */
+function exactSums(n: number, nmax: number, curLA: Uint8Array): void {
   const wsA = WS;
   const wxA = WX;
-  const curLA = CUR_L;
   const sumsA = SUMS;
   let lx = 0, l2 = 0;
   for (let i = 0; i < n; i++) {
@@ -276,6 +279,7 @@ export function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: numbe
   const iscaleA = ISCALE;
   const numerA = NUMER;
   const level0A = LEVEL0;
+  const evCountA = EV_COUNT;
   const curLA = CUR_L;
   const bestLA = BEST_L;
   const sumsA = SUMS;
@@ -309,23 +313,17 @@ export function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: numbe
   for (let k = 0; k < TRIALS; k++) iscaleA[k] = fr(numerA[k] / max);
   findEvents(n, nmax, amax);
 
-  // Trial 0's sums, then trial 9's (C's first pass, always exactly), then C's order: is = -9..-1, 1..9.
-  for (let i = 0; i < n; i++) curLA[i] = level0A[i];
-  curSums(n, nmax);
-  const lx0 = sumsA[0], alx0 = sumsA[1], l20 = sumsA[2], ol20 = sumsA[5];
-  let changedTo9 = 0;
-  for (let k = 1; k <= 9; k++) changedTo9 += applyEvents(k, nmax);
-  exactSums(n, nmax);
+  // Trial 9 (C's first pass, always exactly: its levels are in BEST_L), then trial 0's float64
+  // sums, then C's order: is = -9..-1, 1..9.
+  exactSums(n, nmax, bestLA);
   let sumlx = sumsA[3];
   let suml2 = sumsA[4];
   let scale = suml2 !== 0 ? fr(sumlx / suml2) : 0; // C: suml2 ? ... (NaN is true)
   let best = fr(scale * sumlx);
-  for (let i = 0; i < n; i++) bestLA[i] = curLA[i];
   for (let i = 0; i < n; i++) curLA[i] = level0A[i];
-  sumsA[0] = lx0;
-  sumsA[1] = alx0;
-  sumsA[2] = l20;
-  sumsA[5] = ol20;
+  curSums(n, nmax);
+  let changedTo9 = 0;
+  for (let k = 1; k <= 9; k++) changedTo9 += evCountA[k];
   // A trial whose levels equal the previous evaluated trial's (trial 9 for trial 0, trial 8 for
   // trial 10) is skipped: levels only move away from 0, so they differ exactly when some change
   // lies between.
@@ -336,7 +334,7 @@ export function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: numbe
     changed = 0;
     const decision = qxDecide(best);
     if (decision === 0) continue;
-    exactSums(n, nmax);
+    exactSums(n, nmax, curLA);
     sumlx = sumsA[3];
     suml2 = sumsA[4];
     if (decision === 1 || (suml2 > 0 && fr(sumlx * sumlx) > fr(best * suml2))) {
