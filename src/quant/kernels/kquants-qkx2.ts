@@ -24,6 +24,12 @@
 import { nearestIntOfProduct } from "./kquants-search.ts";
 
 const fr = Math.fround;
+/**
+ * The imported binding read once: loaders that run this file as CommonJS (tsx, vitest) turn
+ * every use of an import into a getter call, which V8 stopped inlining here once the search
+ * grew (10% of Q4_K's time went to the getter in a profile of the whole kernel).
+ */
+const nearestIntOfProductFn = nearestIntOfProduct;
 
 const MAX_N = 32;
 
@@ -107,7 +113,7 @@ function setMin(min: number): void {
 
 /** C's level of a value with x - min = d: clamp(nearest_int(fr(iscale * d)), 0, nmax). */
 function level(is: number, d: number, nmax: number): number {
-  const q = nearestIntOfProduct(is, d);
+  const q = nearestIntOfProductFn(is, d);
   return q > nmax ? nmax : q < 0 ? 0 : q;
 }
 
@@ -551,24 +557,38 @@ function rejectsSurely(): boolean {
   return eMin >= root * root * (1 + 1e-12);
 }
 
-/** C's evaluation of the trial whose levels are in CUR (float64 sums in S[SL..SAXL]). */
+/**
+ * C's evaluation of the trial whose levels are in CUR (float64 sums in S[SL..SAXL]). With
+ * rejectsSurely (squared error) nearly every trial it does not reject is adopted, so those go
+ * straight to C's exact candidate; otherwise interval bounds on the candidate decide most trials
+ * and only adopted ones get C's exact scale and min.
+ */
 function evaluateTrial(): void {
   const st = S;
-  if (kPrescreen && rejectsSurely()) return;
-  const kind = candidateInterval();
-  if (kind === 0) return;
-  if (kind > 0) {
+  if (kPrescreen) {
+    if (rejectsSurely() || !exactCandidate()) return;
     candidateBounds(CUR);
     if (st[LO] >= st[BEST_HI]) return; // certainly cur_error >= best_error
-    if (st[HI] < st[BEST_LO] && exactCandidate()) {
-      // certainly cur_error < best_error: adopt, with C's exact scale and min
-      candidateBounds(CUR);
-      adopt(st[LO], st[HI], 0, false);
+    if (st[HI] < st[BEST_LO]) {
+      adopt(st[LO], st[HI], 0, false); // certainly cur_error < best_error
       return;
     }
+  } else {
+    const kind = candidateInterval();
+    if (kind === 0) return;
+    if (kind > 0) {
+      candidateBounds(CUR);
+      if (st[LO] >= st[BEST_HI]) return; // certainly cur_error >= best_error
+      if (st[HI] < st[BEST_LO] && exactCandidate()) {
+        // certainly cur_error < best_error: adopt, with C's exact scale and min
+        candidateBounds(CUR);
+        adopt(st[LO], st[HI], 0, false);
+        return;
+      }
+    }
+    if (!exactCandidate()) return;
   }
   // Undecided: exactly as C.
-  if (!exactCandidate()) return;
   if (!kBestExactKnown) {
     st[BEST_EXACT] = exactError(BEST, st[SCALE], st[MIN]);
     kBestExactKnown = true;
