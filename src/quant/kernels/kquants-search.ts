@@ -395,7 +395,7 @@ function q3Unchanged(x: number, w: number, wx: number, li: number, sumlx: number
 }
 
 /**
- * make_q3_quants(n, nmax, x + xo, L + lo, do_rmse = true), the Q3_K search (n <= 16): writes n
+ * make_q3_quants(n, nmax, x + xo, L + lo, do_rmse = true), the Q3_K search (n <= 16, nmax < 64): writes n
  * levels 0..2*nmax-1 to L from lo (all 0 for an all-zero group) and returns the scale.
  */
 export function makeQ3Quants(n: number, nmax: number, x: Float32Array, xo: number, L: Uint8Array, lo: number): number {
@@ -428,9 +428,16 @@ export function makeQ3Quants(n: number, nmax: number, x: Float32Array, xo: numbe
   let sumlx = 0;
   let suml2 = 0;
   for (let i = 0; i < nn; i++) {
-    let l = nearestIntOfProduct(iscale, q3XA[i]);
+    // nearestIntOfProduct's test without its range check: |iscale * x| <= nmax (1 + 2^-24) < 64
+    // (|x| <= |max|); NaN fails the test.
+    const xi = q3XA[i];
+    const y = iscale * xi + 0.5;
+    let l = Math.floor(y);
+    const frac = y - l;
+    if (!(frac > 1.5e-5 && frac < 0.999985)) l = nearestIntOfProduct(iscale, xi);
     l = l < top ? l : top;
     l = l > bottom ? l : bottom;
+    l |= 0;
     q3LA[i] = l;
     const w = q3WA[i];
     sumlx = fr(sumlx + fr(q3WxA[i] * l));
