@@ -141,19 +141,22 @@ export function dequantizeRowsQ2K(src: Uint8Array, dst: Float32Array): void {
 
 // ---------------------------------------------------------------- Q3_K
 
+/** Q3_K's 6-bit sub-block scales (-32..31) as stored, for the requantization. */
+const SCALE6 = new Int32Array(32);
+
 export function quantizeRowsQ3K(src: Float32Array, dst: Uint8Array): void {
-  const xA = X;
   const lA = L;
   const scalesA = SCALES;
+  const scale6A = SCALE6;
   const nb = src.length / QK_K;
   for (let b = 0; b < nb; b++) {
-    loadBlock(src, b * QK_K);
+    const xb = b * QK_K; // the searches and the requantization read src in place
     const o = b * Q3_K_BYTES;
     const sc = o + 96;
     let maxScale = 0;
     let amax = 0;
     for (let j = 0; j < 16; j++) {
-      const scale = makeQ3Quants(16, 4, X, 16 * j, L, 16 * j);
+      const scale = makeQ3Quants(16, 4, src, xb + 16 * j, L, 16 * j);
       scalesA[j] = scale;
       const a = Math.abs(scale);
       if (a > amax) {
@@ -168,6 +171,7 @@ export function quantizeRowsQ3K(src: Float32Array, dst: Uint8Array): void {
       for (let j = 0; j < 16; j++) {
         let l = (nearestInt(fr(iscale * scalesA[j])) << 24) >> 24; // int8_t l = nearest_int(...)
         l = (l < -32 ? -32 : l > 31 ? 31 : l) + 32;
+        scale6A[j] = l - 32; // what the packed 6 bits read back as
         if (j < 8) dst[sc + j] = l & 15;
         else dst[sc + j - 8] |= (l & 15) << 4;
         dst[sc + 8 + (j & 3)] |= (l >> 4) << (2 * (j >> 2));
@@ -175,15 +179,14 @@ export function quantizeRowsQ3K(src: Float32Array, dst: Uint8Array): void {
       d = storeFp16(dst, o + 108, fr(1 / iscale));
     } else {
       d = storeFp16(dst, o + 108, 0);
+      for (let j = 0; j < 16; j++) scale6A[j] = -32; // all-zero bytes read back as -32
     }
     for (let j = 0; j < 16; j++) {
-      const low = j < 8 ? dst[sc + j] & 15 : dst[sc + j - 8] >> 4;
-      const s = (low | (((dst[sc + 8 + (j & 3)] >> (2 * (j >> 2))) & 3) << 4)) - 32;
-      const dj = fr(d * s);
+      const dj = fr(d * scale6A[j]);
       if (dj === 0) continue;
       const inv = 1 / dj;
       for (let i = 16 * j; i < 16 * j + 16; i++) {
-        const xi = xA[i];
+        const xi = src[xb + i];
         // nearest_int(fr(xi / dj)) by a product: xi * inv (inv = 1 / dj in float64) is within
         // 2^-52 |q| of the quotient q, and C's fr(q) (float64 division rounded to float32: the
         // double rounding is innocuous for division) within 2^-24 |q|, under 4e-6 in all while
@@ -376,17 +379,16 @@ export function dequantizeRowsQ5K(src: Uint8Array, dst: Float32Array): void {
 // ---------------------------------------------------------------- Q6_K
 
 export function quantizeRowsQ6K(src: Float32Array, dst: Uint8Array): void {
-  const xA = X;
   const lA = L;
   const scalesA = SCALES;
   const nb = src.length / QK_K;
   for (let b = 0; b < nb; b++) {
-    loadBlock(src, b * QK_K);
+    const xb = b * QK_K; // the searches and the requantization read src in place
     const o = b * Q6_K_BYTES;
     let maxScale = 0;
     let maxAbs = 0;
     for (let j = 0; j < 16; j++) {
-      const scale = makeQxQuants(16, 32, X, 16 * j, L, 16 * j);
+      const scale = makeQxQuants(16, 32, src, xb + 16 * j, L, 16 * j);
       scalesA[j] = scale;
       const a = Math.abs(scale);
       if (a > maxAbs) {
@@ -409,7 +411,7 @@ export function quantizeRowsQ6K(src: Float32Array, dst: Uint8Array): void {
       if (dj === 0) continue;
       const inv = 1 / dj;
       for (let i = 16 * j; i < 16 * j + 16; i++) {
-        const xi = xA[i];
+        const xi = src[xb + i];
         // nearest_int(fr(xi / dj)) by a product, as in quantizeRowsQ3K
         const y = xi * inv + 0.5;
         let l = Math.floor(y);
