@@ -364,59 +364,49 @@ function candidateBounds(lv: Uint8Array): void {
  * Interval bounds on C's candidate for the levels whose float64 sums are in S[SL..SAXL]: sets
  * S[C_SCALE..C_MIN_R] and returns 1, or returns 0 when C certainly skips the trial (D <= 0), or
  * -1 when a branch of C's cannot be decided this way (the caller then computes it exactly).
- * Midpoint-radius interval arithmetic: each float32 value of C's lies within c ± r.
+ *
+ * C's float32 sums sum_l, sum_l2, sum_xl lie within 2.2e-6 (SUM_REL) of the sums of |terms|
+ * L, L2, SAXL plus 1e-42 of the exact ones; sum_w and sum_x are C's own. Propagated through C's
+ * float32 steps (each rounding u relative; 2^-150 absolute below the normal range), its
+ *   D = fr(fr(sum_w sum_l2) - fr(sum_l^2)) is within (2.2e-6 + 2u) |sum_w| L2 + (4.4e-6 + 2u) L^2,
+ *   fr(fr(sum_w sum_xl) - fr(sum_x sum_l)) within (2.2e-6 + 2u) (|sum_w| SAXL + |sum_x| L),
+ *   fr(fr(sum_l2 sum_x) - fr(sum_l sum_xl)) within (4.4e-6 + 2u) (|sum_x| L2 + L SAXL)
+ * of the same expressions in exact sums, plus absolute terms under 1e-41 (1 + |sum_w| + |sum_x|
+ * + L2 + SAXL) (L <= L2: integer levels). The radii below use 5e-6, 2.5e-6 and 5e-6: room for
+ * the float64 evaluation (1e-12 relative of those magnitudes). A quotient n'/D' with
+ * |n' - n| <= r_n, |D' - D| <= r_D lies within (r_n + |n/D| r_D) / (D - r_D) of n/D; C's division
+ * adds one rounding (widen).
  */
 function candidateInterval(): number {
   const st = S;
-  // C's float32 sums lie within SUM_REL of the float64 ones (relative to the sum of |terms|).
   const L = st[SL];
-  const rL = SUM_REL * L + SUM_TINY;
   const L2 = st[SL2];
-  const rL2 = SUM_REL * L2 + SUM_TINY;
   const XL = st[SXL];
-  const rXL = SUM_REL * st[SAXL] + SUM_TINY;
+  const AXL = st[SAXL];
   const sumW = st[SUM_W];
   const sumX = st[SUM_X];
   const aw = Math.abs(sumW);
   const ax = Math.abs(sumX);
-  // Every float32 value below must stay far from overflow (an inf or NaN in C is decided exactly);
+  const mD = aw * L2 + L * L;
+  const mNs = aw * AXL + ax * L;
+  const mNm = ax * L2 + L * AXL;
+  // Every float32 value of C's stays far from overflow (an inf or NaN in C is decided exactly);
   // sums of |terms| below BIG also keep C's partial sums finite.
-  if (!(L + rL < BIG && L2 + rL2 < BIG && st[SAXL] + rXL < BIG && aw < BIG && ax < BIG)) return -1;
-  // D = sum_w * sum_l2 - sum_l * sum_l
-  const p1 = sumW * L2;
-  const rp1 = widen(p1, aw * rL2);
-  const p2 = L * L;
-  const rp2 = widen(p2, 2 * L * rL + rL * rL);
-  if (!(Math.abs(p1) + rp1 < BIG && p2 + rp2 < BIG)) return -1;
-  const D = p1 - p2;
-  const rD = widen(D, rp1 + rp2);
+  if (!(mD < BIG && mNs < BIG && mNm < BIG && L2 < BIG && AXL < BIG)) return -1;
+  const tiny = 1e-41 * (1 + aw + ax + L2 + AXL);
+  const D = sumW * L2 - L * L;
+  const rD = 5e-6 * mD + tiny;
   if (!(D - rD > 0)) return D + rD <= 0 ? 0 : -1; // NaN: -1
-  // this_scale = (sum_w * sum_xl - sum_x * sum_l) / D
-  const q1 = sumW * XL;
-  const rq1 = widen(q1, aw * rXL);
-  const q2 = sumX * L;
-  const rq2 = widen(q2, ax * rL);
-  const ns = q1 - q2;
-  const rns = widen(ns, rq1 + rq2);
-  // Quotients by one reciprocal each: n/D as n * (1/D) is a second float64 rounding (within
-  // REL64 of widen), and |n'/D' - n/D| <= (r_n D + |n| r_D) / (D (D - r_D)) = (r_n + |n/D| r_D) / (D - r_D)
-  // (radii computed in float64 carry a relative 1e-15, inside the final factor 1.000001).
-  const invD = 1 / D;
+  const invD = 1 / D; // n / D as n * (1 / D): a second float64 rounding, within REL64 of widen
   const invDlo = 1 / (D - rD);
-  let s = ns * invD;
-  let rs = widen(s, (rns + Math.abs(s) * rD) * invDlo);
-  // this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D
-  const t1 = L2 * sumX;
-  const rt1 = widen(t1, ax * rL2);
-  const t2 = L * XL;
-  const rt2 = widen(t2, L * rXL + Math.abs(XL) * rL + rL * rXL);
-  if (!(Math.abs(q1) + rq1 < BIG && Math.abs(q2) + rq2 < BIG && Math.abs(t1) + rt1 < BIG && Math.abs(t2) + rt2 < BIG)) return -1;
-  const nm = t1 - t2;
-  const rnm = widen(nm, rt1 + rt2);
-  let m = nm * invD;
-  let rm = widen(m, (rnm + Math.abs(m) * rD) * invDlo);
+  let s = (sumW * XL - sumX * L) * invD;
+  let rs = widen(s, (2.5e-6 * mNs + tiny + Math.abs(s) * rD) * invDlo);
+  let m = (L2 * sumX - L * XL) * invD;
+  let rm = widen(m, (5e-6 * mNm + tiny + Math.abs(m) * rD) * invDlo);
   if (m - rm > 0) {
     // C: this_min > 0 -> this_min = 0, this_scale = sum_xl / sum_l2
+    const rL2 = SUM_REL * L2 + SUM_TINY;
+    const rXL = SUM_REL * AXL + SUM_TINY;
     if (!(L2 - rL2 > 0)) return -1;
     m = 0;
     rm = 0;
@@ -426,6 +416,7 @@ function candidateInterval(): number {
     return -1; // the clamp is undecided (or NaN)
   }
   if (!(Math.abs(s) + rs < BIG && Math.abs(m) + rm < BIG)) return -1;
+  // (radii computed in float64 carry a relative 1e-15, inside the factor 1.000001)
   st[C_SCALE] = s;
   st[C_SCALE_R] = rs * 1.000001;
   st[C_MIN] = m;
