@@ -571,8 +571,8 @@ function evaluateTrial(): void {
       candidateBounds(CUR);
       if (st[LO] >= st[BEST_HI]) return; // certainly cur_error >= best_error
       if (st[HI] < st[BEST_LO] && exactCandidate()) {
-        // certainly cur_error < best_error: adopt, with C's exact scale and min
-        candidateBounds(CUR);
+        // certainly cur_error < best_error: adopt, with C's exact scale and min (inside the
+        // intervals, so LO and HI still bound its error)
         adopt(st[LO], st[HI], 0, false);
         return;
       }
