@@ -8,13 +8,16 @@
  * direct port runs at a quarter of C's speed.
  *
  * What this file does instead: each trial's levels are computed exactly as C computes them, and
- * its sums in float64, where they are exact up to 2^-48 relative. From those, interval arithmetic
- * bounds every float32 value C derives (D, the candidate's scale and min, and its error) within
- * a few 1e-6 relative (see candidateBounds). A trial whose error interval lies entirely above the
- * best one's is rejected without any float32 arithmetic; only trials that are adopted, or whose
- * intervals overlap the best one's (near-ties, NaN, overflow), are computed the way C computes
- * them. Adopted candidates get their exact float32 scale and min, since those are the results
- * (and C's `min` moves the levels of every later trial). A trial whose levels equal the previous
+ * its sums in float64, where they are exact up to 2^-48 relative. From those, C's error for the
+ * trial is bounded without any float32 arithmetic: for squared error (Q4_K, Q5_K) first by the
+ * least-squares minimum of its levels, which holds for whatever scale and min C derives
+ * (rejectsSurely, which decides over 80% of the trials); otherwise interval arithmetic bounds
+ * every float32 value C derives (D, the candidate's scale and min: candidateInterval; its error:
+ * candidateBounds). A trial whose error bound lies entirely above the best one's is rejected;
+ * only trials that are adopted, or whose bounds overlap the best one's (near-ties, NaN,
+ * overflow), are computed the way C computes them. Adopted candidates get their exact float32
+ * scale and min, since those are the results (and C's `min` moves the levels of every later
+ * trial). A trial whose levels equal the previous
  * trial's is skipped: a candidate depends only on its levels, and that one was already compared
  * (the best error only decreases). Levels are not recomputed from scratch for every trial:
  * between adoptions iscale only grows and each level is monotone in it, so a level needs
