@@ -395,10 +395,30 @@ function q3Unchanged(x: number, w: number, wx: number, li: number, sumlx: number
 }
 
 /**
- * make_q3_quants(n, nmax, x + xo, L + lo, do_rmse = true), the Q3_K search (n <= 16, nmax < 64): writes n
- * levels 0..2*nmax-1 to L from lo (all 0 for an all-zero group) and returns the scale.
+ * Relative radius of C's scale around the float64 scale searchQ3 returns when it leaves it
+ * inexact (see there): at most 35.03u, with room.
  */
-export function makeQ3Quants(n: number, nmax: number, x: Float32Array, xo: number, L: Uint8Array, lo: number): number {
+export const Q3_SCALE_REL = 36 * U;
+
+/**
+ * make_q3_quants(n, nmax, x + xo, L + lo, do_rmse = true), the Q3_K search (n <= 16, nmax < 64):
+ * writes n levels 0..2*nmax-1 to L from lo (all 0 for an all-zero group), C's exact levels
+ * always. The scale goes to scales[j]: C's float32 scale when exact[j] is 1, else (exact[j] 0) a
+ * float64 value s such that C's scale lies within Q3_SCALE_REL |s| of s, with 1e-37 < |s| < 1e37
+ * (q3ExactScale computes C's then; quantize_row_q3_K_ref needs it only for a few sub-blocks).
+ *
+ * When max > 0, C's passes change nothing (below), and C's scale is fr(sumlx / suml2) of its
+ * float32 running sums of the first levels, whose terms t_i = fr(wx * l_i) are all <= 0 (see
+ * there) and w l_i^2 >= 0: with one sign per sum, sum omega_i |t_i| <= 17 |sum t_i|
+ * (omega_i <= n + 1), so C's sums lie within 17 SUM_U of the float64 sums lx, l2 (exact
+ * products wx * l, w * l * l: 24 + 3 + 3 bits; float64's own 15 roundings are inside SUM_U), plus
+ * TINY, which is below 1e-13 of them while |lx|, l2 >= 1e-30: relative radii of 17.006u each.
+ * Sums of |terms| below 1e30 keep C's partial sums finite. C's quotient is then within a
+ * relative (1 + 17.006u)/(1 - 17.006u) - 1 < 34.02u of lx / l2, its float32 rounding adds u
+ * (normal: |s| > 1e-37), float64's division 2^-53: 35.03u in all. NaN or Inf values make the
+ * float64 sums NaN or Inf and fail the range tests: then C's sums are computed exactly.
+ */
+export function searchQ3(n: number, nmax: number, x: Float32Array, xo: number, L: Uint8Array, lo: number, scales: Float64Array, exact: Uint8Array, j: number): void {
   const q3XA = Q3_X;
   const q3WA = Q3_W;
   const q3WxA = Q3_WX;
@@ -415,22 +435,61 @@ export function makeQ3Quants(n: number, nmax: number, x: Float32Array, xo: numbe
       amax = ax;
       max = xi;
     }
-    q3XA[i] = xi;
-    const w = fr(xi * xi);
-    q3WA[i] = w;
-    q3WxA[i] = fr(w * xi);
   }
+  exact[j] = 1;
   if (amax < GROUP_MAX_EPS) {
     L.fill(0, lo, lo + nn);
-    return 0;
+    scales[j] = 0;
+    return;
   }
   const iscale = fr(-nmax / max);
+  if (max > 0) {
+    // max > 0: C's passes change nothing. Then iscale < 0 and every level is 0 or of the opposite
+    // sign of its value (the product's rounding and the clamp keep signs), while wx has the sign of
+    // x, so every term t_i = fr(wx * l_i) is <= 0, or NaN (0 * inf). With a NaN term sumlx is NaN
+    // and every `slx > 0` is false. Otherwise the float32 running sum of terms <= 0 is monotone
+    // (fr is monotone and fixes float32 values), so sumlx <= t_i for every i and
+    // slx = fr(sumlx - t_i) <= 0: again `slx > 0` is false for every value in every pass.
+    // So float64 sums, C's only where the range tests fail.
+    let lx = 0;
+    let l2 = 0;
+    for (let i = 0; i < nn; i++) {
+      // nearestIntOfProduct's test without its range check: |iscale * x| <= nmax (1 + 2^-24) < 64
+      // (|x| <= |max|); NaN fails the test.
+      const xi = x[xo + i];
+      const y = iscale * xi + 0.5;
+      let l = Math.floor(y);
+      const frac = y - l;
+      if (!(frac > 1.5e-5 && frac < 0.999985)) l = nearestIntOfProduct(iscale, xi);
+      l = l < top ? l : top;
+      l = l > bottom ? l : bottom;
+      l |= 0;
+      L[lo + i] = l + nmax;
+      const w = fr(xi * xi);
+      lx += fr(w * xi) * l;
+      l2 += w * l * l;
+    }
+    if (lx <= -1e-30 && lx >= -1e30 && l2 >= 1e-30 && l2 <= 1e30) {
+      const s = lx / l2;
+      if (s < -1e-37 && s > -1e37) {
+        scales[j] = s;
+        exact[j] = 0;
+        return;
+      }
+    }
+    scales[j] = q3ExactScale(nn, nmax, x, xo, L, lo);
+    return;
+  }
   let sumlx = 0;
   let suml2 = 0;
   for (let i = 0; i < nn; i++) {
-    // nearestIntOfProduct's test without its range check: |iscale * x| <= nmax (1 + 2^-24) < 64
-    // (|x| <= |max|); NaN fails the test.
-    const xi = q3XA[i];
+    // as above; the passes need x, w and wx
+    const xi = x[xo + i];
+    q3XA[i] = xi;
+    const w = fr(xi * xi);
+    q3WA[i] = w;
+    const wx = fr(w * xi);
+    q3WxA[i] = wx;
     const y = iscale * xi + 0.5;
     let l = Math.floor(y);
     const frac = y - l;
@@ -439,22 +498,15 @@ export function makeQ3Quants(n: number, nmax: number, x: Float32Array, xo: numbe
     l = l > bottom ? l : bottom;
     l |= 0;
     q3LA[i] = l;
-    const w = q3WA[i];
-    sumlx = fr(sumlx + fr(q3WxA[i] * l));
+    sumlx = fr(sumlx + fr(wx * l));
     suml2 = fr(suml2 + fr(fr(w * l) * l));
   }
-  // max > 0: C's passes change nothing. Then iscale < 0 and every level is 0 or of the opposite
-  // sign of its value (the product's rounding and the clamp keep signs), while wx has the sign of
-  // x, so every term t_i = fr(wx * l_i) is <= 0, or NaN (0 * inf). With a NaN term sumlx is NaN
-  // and every `slx > 0` is false. Otherwise the float32 running sum of terms <= 0 is monotone
-  // (fr is monotone and fixes float32 values), so sumlx <= t_i for every i and
-  // slx = fr(sumlx - t_i) <= 0: again `slx > 0` is false for every value in every pass.
   // Within the passes, a check depends only on the sums and the value's level, which change
   // only on adoption: once n checks in a row (across a pass boundary) adopt nothing, every value
   // has been checked in the current state, so the current pass and the next would change
   // nothing and C stops after one of them (or at its pass limit, which is no earlier).
   let quiet = 0;
-  for (let itry = 0; itry < 5 && !(max > 0); itry++) {
+  for (let itry = 0; itry < 5; itry++) {
     let changed = 0;
     for (let i = 0; i < nn && quiet < nn; i++) {
       quiet++;
@@ -486,5 +538,32 @@ export function makeQ3Quants(n: number, nmax: number, x: Float32Array, xo: numbe
     if (changed === 0) break;
   }
   for (let i = 0; i < nn; i++) L[lo + i] = q3LA[i] + nmax;
+  scales[j] = suml2 > 0 ? fr(sumlx / suml2) : 0;
+}
+
+/**
+ * C's float32 scale of make_q3_quants for the levels searchQ3 wrote to L from lo when it left the
+ * scale inexact: C's passes adopted nothing then, so its sums are the running sums of these
+ * levels, in order.
+ */
+export function q3ExactScale(n: number, nmax: number, x: Float32Array, xo: number, L: Uint8Array, lo: number): number {
+  let sumlx = 0;
+  let suml2 = 0;
+  for (let i = 0; i < n; i++) {
+    const xi = x[xo + i];
+    const l = L[lo + i] - nmax;
+    const w = fr(xi * xi);
+    sumlx = fr(sumlx + fr(fr(w * xi) * l));
+    suml2 = fr(suml2 + fr(fr(w * l) * l));
+  }
   return suml2 > 0 ? fr(sumlx / suml2) : 0;
+}
+
+const ONE_SCALE = new Float64Array(32);
+const ONE_EXACT = new Uint8Array(128);
+
+/** make_q3_quants with C's scale returned (searchQ3 plus q3ExactScale where needed). */
+export function makeQ3Quants(n: number, nmax: number, x: Float32Array, xo: number, L: Uint8Array, lo: number): number {
+  searchQ3(n, nmax, x, xo, L, lo, ONE_SCALE, ONE_EXACT, 0);
+  return ONE_EXACT[0] === 1 ? ONE_SCALE[0] : q3ExactScale(n, nmax, x, xo, L, lo);
 }

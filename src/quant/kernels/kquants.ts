@@ -15,7 +15,7 @@
 import { fp16BitsToFp32, fp32ToFp16Bits } from "../half.ts";
 import { GROUP_MAX_EPS, nearestInt } from "./common.ts";
 import { makeQkx2Quants } from "./kquants-qkx2.ts";
-import { F32_0_1, makeQ3Quants, makeQxQuants } from "./kquants-search.ts";
+import { F32_0_1, makeQxQuants, Q3_SCALE_REL, q3ExactScale, searchQ3 } from "./kquants-search.ts";
 
 const fr = Math.fround;
 const QK_K = 256;
@@ -143,25 +143,45 @@ export function dequantizeRowsQ2K(src: Uint8Array, dst: Float32Array): void {
 
 /** Q3_K's 6-bit sub-block scales (-32..31) as stored, for the requantization. */
 const SCALE6 = new Int32Array(32);
+/** searchQ3's scales and whether each is C's exact float32 scale (1) or a float64 estimate (0). */
+const Q3_SCALE = new Float64Array(32);
+const Q3_EXACT = new Uint8Array(128);
 
 export function quantizeRowsQ3K(src: Float32Array, dst: Uint8Array): void {
   const lA = L;
-  const scalesA = SCALES;
+  const q3ScaleA = Q3_SCALE;
+  const q3ExactA = Q3_EXACT;
   const scale6A = SCALE6;
+  const up = 1 + Q3_SCALE_REL;
+  const down = 1 - Q3_SCALE_REL;
   const nb = src.length / QK_K;
   for (let b = 0; b < nb; b++) {
     const xb = b * QK_K; // the searches and the requantization read src in place
     const o = b * Q3_K_BYTES;
     const sc = o + 96;
+    // The searches leave most scales as float64 values within Q3_SCALE_REL of C's (searchQ3).
+    // C takes the first sub-block of largest |scale|: none can be one whose |scale| is surely
+    // below another's (|s| up < maxLo), so C's loop runs over the others only, with their exact
+    // scales (NaN is never taken, as in C).
+    let maxLo = 0;
+    for (let j = 0; j < 16; j++) {
+      searchQ3(16, 4, src, xb + 16 * j, lA, 16 * j, q3ScaleA, q3ExactA, j);
+      const a = Math.abs(q3ScaleA[j]);
+      const lo = q3ExactA[j] === 1 ? a : a * down;
+      if (lo > maxLo) maxLo = lo;
+    }
     let maxScale = 0;
     let amax = 0;
     for (let j = 0; j < 16; j++) {
-      const scale = makeQ3Quants(16, 4, src, xb + 16 * j, L, 16 * j);
-      scalesA[j] = scale;
-      const a = Math.abs(scale);
+      if (q3ExactA[j] === 0) {
+        if (Math.abs(q3ScaleA[j]) * up < maxLo) continue;
+        q3ScaleA[j] = q3ExactScale(16, 4, src, xb + 16 * j, lA, 16 * j);
+        q3ExactA[j] = 1;
+      }
+      const a = Math.abs(q3ScaleA[j]);
       if (a > amax) {
         amax = a;
-        maxScale = scale;
+        maxScale = q3ScaleA[j];
       }
     }
     for (let k = 0; k < 12; k++) dst[sc + k] = 0;
@@ -169,7 +189,20 @@ export function quantizeRowsQ3K(src: Float32Array, dst: Uint8Array): void {
     if (maxScale !== 0) {
       const iscale = fr(-32 / maxScale);
       for (let j = 0; j < 16; j++) {
-        let l = (nearestInt(fr(iscale * scalesA[j])) << 24) >> 24; // int8_t l = nearest_int(...)
+        // C's nearest_int(fr(iscale * scale)). For an inexact scale s, |s| < |maxScale| (it was
+        // no candidate above), so |p| = |iscale s| <= 32 (1 + u) (1 + 36u) < 32.01, and C's value
+        // fr(iscale * scale) is within (36u + u) |p| + 2^-53 |p| < 7.3e-5 of p: unless p + 0.5
+        // lies that close to an integer, C's nearest int is floor(p + 0.5); else C's scale.
+        let v: number;
+        if (q3ExactA[j] === 0) {
+          const y = iscale * q3ScaleA[j] + 0.5;
+          v = Math.floor(y);
+          const frac = y - v;
+          if (!(frac > 7.5e-5 && frac < 0.999925)) v = nearestInt(fr(iscale * q3ExactScale(16, 4, src, xb + 16 * j, lA, 16 * j)));
+        } else {
+          v = nearestInt(fr(iscale * q3ScaleA[j]));
+        }
+        let l = (v << 24) >> 24; // int8_t l = nearest_int(...)
         l = (l < -32 ? -32 : l > 31 ? 31 : l) + 32;
         scale6A[j] = l - 32; // what the packed 6 bits read back as
         if (j < 8) dst[sc + j] = l & 15;
