@@ -66,20 +66,19 @@ function pack2Bit(dst: Uint8Array, o: number): void {
 // ---------------------------------------------------------------- Q2_K
 
 export function quantizeRowsQ2K(src: Float32Array, dst: Uint8Array): void {
-  const xA = X;
   const lA = L;
   const wA = W;
   const scalesA = SCALES;
   const minsA = MINS;
   const nb = src.length / QK_K;
   for (let b = 0; b < nb; b++) {
-    loadBlock(src, b * QK_K);
+    const xb = b * QK_K; // the searches and the requantization read src in place
     const o = b * Q2_K_BYTES;
     let maxScale = 0;
     let maxMin = 0;
     for (let j = 0; j < 16; j++) {
-      for (let l = 0; l < 16; l++) wA[l] = Math.abs(xA[16 * j + l]);
-      const scale = makeQkx2Quants(16, 3, X, 16 * j, W, L, 16 * j, MINS, j, -0.5, F32_0_1, 15, true);
+      for (let l = 0; l < 16; l++) wA[l] = Math.abs(src[xb + 16 * j + l]);
+      const scale = makeQkx2Quants(16, 3, src, xb + 16 * j, W, L, 16 * j, MINS, j, -0.5, F32_0_1, 15, true);
       scalesA[j] = scale;
       if (scale > maxScale) maxScale = scale;
       if (minsA[j] > maxMin) maxMin = minsA[j];
@@ -106,8 +105,18 @@ export function quantizeRowsQ2K(src: Float32Array, dst: Uint8Array): void {
       const dj = fr(d * (sc & 15));
       if (dj === 0) continue; // keeps the search's levels
       const dm = fr(dmin * (sc >> 4));
+      const inv = 1 / dj;
       for (let i = 16 * j; i < 16 * j + 16; i++) {
-        const l = nearestInt(fr(fr(xA[i] + dm) / dj));
+        const v = fr(src[xb + i] + dm);
+        // nearest_int(fr(v / dj)) by a product, as in quantizeRowsQ3K: v * inv is within
+        // 2^-52 |q| of the quotient q and C's fr(q) within 2^-24 |q|, under 4e-6 in all while
+        // |y| < 64; so when y = v * inv + 0.5 is more than 1.5e-5 from an integer, fr(q) is no
+        // tie and rounds to floor(y); else (NaN, infinities too) C's way.
+        const y = v * inv + 0.5;
+        let l = Math.floor(y);
+        const frac = y - l;
+        if (!(frac > 1.5e-5 && frac < 0.999985 && y < 64 && y > -64)) l = nearestInt(fr(v / dj));
+        l |= 0;
         lA[i] = l < 0 ? 0 : l > 3 ? 3 : l;
       }
     }
