@@ -378,7 +378,7 @@ const Q3_REL = 3.1e-5;
  * its value lies in (li - 0.5, li + 0.5), or beyond the clamp on li's side. Tiny or huge
  * magnitudes and NaN are left to the exact path.
  */
-function q3Unchanged(x: number, w: number, wx: number, li: number, sumlx: number, suml2: number, top: number, bottom: number): boolean {
+function q3Unchanged(x: number, w: number, wx: number, li: number, sumlx: number, suml2: number, top: number, bottom: number, half: number): boolean {
   const a = wx * li; // exact
   const slx = sumlx - a;
   if (!(slx > 1e-30 && slx < 1e30 && Math.abs(a) <= 254 * slx)) {
@@ -390,8 +390,14 @@ function q3Unchanged(x: number, w: number, wx: number, li: number, sumlx: number
   const num = x * sl2;
   const an = Math.abs(num);
   if (!(b <= 127 * asl2 && asl2 > 1e-30 && an > 1e-30 && an < 64 * slx)) return false;
-  const d = Q3_REL * an + 1e-14 * slx;
-  return (li === bottom || num - d > (li - 0.5) * slx) && (li === top || num + d < (li + 0.5) * slx);
+  // num - d > (li - 0.5) slx and num + d < (li + 0.5) slx for d = Q3_REL |num| + 1e-14 slx, by a
+  // margin of c = Q3_REL nmax + 1e-13 (half = 0.5 - c) instead of d: with both tests
+  // (bottom < li < top), |num| < (nmax - 0.5) slx, so d < c slx. At a clamp (one test, |num| up
+  // to 64 slx) num lies beyond (nmax - 0.5 - c) slx (bottom) or (nmax - 1.5 + c) slx (top) on
+  // the test's side, where d's relative part only shrinks num's distance by Q3_REL |num|: a
+  // margin of ((nmax - 0.5) Q3_REL + 1e-14) / (1 - Q3_REL) < c suffices (for top = 0, nmax = 1,
+  // a num of the other sign is within (0.5 - c) slx of 0, so d < c slx again).
+  return (li === bottom || num > (li - half) * slx) && (li === top || num < (li + half) * slx);
 }
 
 /**
@@ -505,6 +511,7 @@ export function searchQ3(n: number, nmax: number, x: Float32Array, xo: number, L
   // only on adoption: once n checks in a row (across a pass boundary) adopt nothing, every value
   // has been checked in the current state, so the current pass and the next would change
   // nothing and C stops after one of them (or at its pass limit, which is no earlier).
+  const half = 0.5 - (Q3_REL * nmax + 1e-13); // q3Unchanged's
   let quiet = 0;
   for (let itry = 0; itry < 5; itry++) {
     let changed = 0;
@@ -513,7 +520,7 @@ export function searchQ3(n: number, nmax: number, x: Float32Array, xo: number, L
       const w = q3WA[i];
       const wx = q3WxA[i];
       const li = q3LA[i];
-      if (q3Unchanged(q3XA[i], w, wx, li, sumlx, suml2, top, bottom)) continue;
+      if (q3Unchanged(q3XA[i], w, wx, li, sumlx, suml2, top, bottom, half)) continue;
       let slx = fr(sumlx - fr(wx * li));
       if (slx > 0) {
         let sl2 = fr(suml2 - fr(fr(w * li) * li));
