@@ -52,6 +52,22 @@ function readFp16(src: Uint8Array, o: number): number {
   return fp16BitsToFp32(src[o] | (src[o + 1] << 8));
 }
 
+/**
+ * C's nearest_int(fr(x / d)) for float32 x and d, given inv = 1 / d (float64): the requantization
+ * loops multiply instead of dividing per value. x * inv is within 2^-52 |q| of the quotient q,
+ * and C's fr(q) (a float64 quotient rounded to float32: the double rounding is innocuous for
+ * division) within 2^-24 |q|, under 4e-6 in all while |q| < 64. So when y = x * inv + 0.5 is more
+ * than 1.5e-5 from an integer, fr(q) is no tie and rounds to floor(y); otherwise (NaN and
+ * infinities too) it is computed as C does.
+ */
+function nearestIntOfQuotient(x: number, inv: number, d: number): number {
+  const y = x * inv + 0.5;
+  const f = Math.floor(y);
+  const frac = y - f;
+  if (frac > 1.5e-5 && frac < 0.999985 && y < 64 && y > -64) return f | 0;
+  return nearestInt(fr(x / d)) | 0;
+}
+
 /** Packs 2-bit levels L[0..256) as Q2_K/Q3_K `qs` (4 levels 32 apart per byte) at dst[o]. */
 function pack2Bit(dst: Uint8Array, o: number): void {
   const lA = L;
@@ -107,16 +123,7 @@ export function quantizeRowsQ2K(src: Float32Array, dst: Uint8Array): void {
       const dm = fr(dmin * (sc >> 4));
       const inv = 1 / dj;
       for (let i = 16 * j; i < 16 * j + 16; i++) {
-        const v = fr(src[xb + i] + dm);
-        // nearest_int(fr(v / dj)) by a product, as in quantizeRowsQ3K: v * inv is within
-        // 2^-52 |q| of the quotient q and C's fr(q) within 2^-24 |q|, under 4e-6 in all while
-        // |y| < 64; so when y = v * inv + 0.5 is more than 1.5e-5 from an integer, fr(q) is no
-        // tie and rounds to floor(y); else (NaN, infinities too) C's way.
-        const y = v * inv + 0.5;
-        let l = Math.floor(y);
-        const frac = y - l;
-        if (!(frac > 1.5e-5 && frac < 0.999985 && y < 64 && y > -64)) l = nearestInt(fr(v / dj));
-        l |= 0;
+        const l = nearestIntOfQuotient(fr(src[xb + i] + dm), inv, dj);
         lA[i] = l < 0 ? 0 : l > 3 ? 3 : l;
       }
     }
@@ -228,17 +235,7 @@ export function quantizeRowsQ3K(src: Float32Array, dst: Uint8Array): void {
       if (dj === 0) continue;
       const inv = 1 / dj;
       for (let i = 16 * j; i < 16 * j + 16; i++) {
-        const xi = src[xb + i];
-        // nearest_int(fr(xi / dj)) by a product: xi * inv (inv = 1 / dj in float64) is within
-        // 2^-52 |q| of the quotient q, and C's fr(q) (float64 division rounded to float32: the
-        // double rounding is innocuous for division) within 2^-24 |q|, under 4e-6 in all while
-        // |y| < 64 (y's own rounding adds < 2^-46). So when y = xi * inv + 0.5 is more than
-        // 1.5e-5 from an integer, fr(q) is no tie and rounds to floor(y); else C's way.
-        const y = xi * inv + 0.5;
-        let l = Math.floor(y);
-        const frac = y - l;
-        if (!(frac > 1.5e-5 && frac < 0.999985 && y < 64 && y > -64)) l = nearestInt(fr(xi / dj));
-        l |= 0;
+        const l = nearestIntOfQuotient(src[xb + i], inv, dj);
         lA[i] = (l < -4 ? -4 : l > 3 ? 3 : l) + 4;
       }
     }
@@ -339,8 +336,9 @@ function quantizeBlockQ45K(dst: Uint8Array, o: number, nmax: number, rmin: numbe
     const dj = fr(d * scaleK4(dst, q, j));
     if (dj === 0) continue;
     const dm = fr(dmin * minK4(dst, q, j));
+    const inv = 1 / dj;
     for (let i = 32 * j; i < 32 * j + 32; i++) {
-      const l = nearestInt(fr(fr(xA[i] + dm) / dj));
+      const l = nearestIntOfQuotient(fr(xA[i] + dm), inv, dj);
       lA[i] = l < 0 ? 0 : l > nmax ? nmax : l;
     }
   }
@@ -453,13 +451,7 @@ export function quantizeRowsQ6K(src: Float32Array, dst: Uint8Array): void {
       if (dj === 0) continue;
       const inv = 1 / dj;
       for (let i = 16 * j; i < 16 * j + 16; i++) {
-        const xi = src[xb + i];
-        // nearest_int(fr(xi / dj)) by a product, as in quantizeRowsQ3K
-        const y = xi * inv + 0.5;
-        let l = Math.floor(y);
-        const frac = y - l;
-        if (!(frac > 1.5e-5 && frac < 0.999985 && y < 64 && y > -64)) l = nearestInt(fr(xi / dj));
-        l |= 0;
+        const l = nearestIntOfQuotient(src[xb + i], inv, dj);
         lA[i] = (l < -32 ? -32 : l > 31 ? 31 : l) + 32;
       }
     }
