@@ -31,7 +31,9 @@ const TYPES = [
 /**
  * llama.cpp's C reference quantizers, 1 thread, MB/s of float32 input, on this 2-core machine
  * with the same 4096 x 4096 N(0, 0.02) input: midpoints of the ranges in
- * quantization-and-gguf.md §9 (measured on a quiet machine).
+ * quantization-and-gguf.md §9 (measured on a quiet machine with another CPU: on the machine this
+ * project runs on now, llama.cpp's own C reaches about half of these; the README gives
+ * same-minute comparisons).
  */
 export const C_REFERENCE_MBPS_1_THREAD: Partial<Record<GgmlType, number>> = {
   [GgmlType.F16]: 2425,
