@@ -407,6 +407,21 @@ function q3Unchanged(x: number, w: number, wx: number, li: number, sumlx: number
 export const Q3_SCALE_REL = 36 * U;
 
 /**
+ * C's first level of value x in make_q3_quants: clamp(nearest_int(fr(iscale * x)), bottom, top).
+ * nearestIntOfProduct's test without its range check: |iscale * x| <= nmax (1 + 2^-24) < 64
+ * there (|x| <= |max|); NaN fails the test.
+ */
+function q3FirstLevel(iscale: number, xi: number, top: number, bottom: number): number {
+  const y = iscale * xi + 0.5;
+  let l = Math.floor(y);
+  const frac = y - l;
+  if (!(frac > 1.5e-5 && frac < 0.999985)) l = nearestIntOfProduct(iscale, xi);
+  l = l < top ? l : top;
+  l = l > bottom ? l : bottom;
+  return l | 0;
+}
+
+/**
  * make_q3_quants(n, nmax, x + xo, L + lo, do_rmse = true), the Q3_K search (n <= 16, nmax < 64):
  * writes n levels 0..2*nmax-1 to L from lo (all 0 for an all-zero group), C's exact levels
  * always. The scale goes to scales[j]: C's float32 scale when exact[j] is 1, else (exact[j] 0) a
@@ -460,16 +475,8 @@ export function searchQ3(n: number, nmax: number, x: Float32Array, xo: number, L
     let lx = 0;
     let l2 = 0;
     for (let i = 0; i < nn; i++) {
-      // nearestIntOfProduct's test without its range check: |iscale * x| <= nmax (1 + 2^-24) < 64
-      // (|x| <= |max|); NaN fails the test.
       const xi = x[xo + i];
-      const y = iscale * xi + 0.5;
-      let l = Math.floor(y);
-      const frac = y - l;
-      if (!(frac > 1.5e-5 && frac < 0.999985)) l = nearestIntOfProduct(iscale, xi);
-      l = l < top ? l : top;
-      l = l > bottom ? l : bottom;
-      l |= 0;
+      const l = q3FirstLevel(iscale, xi, top, bottom);
       L[lo + i] = l + nmax;
       const w = fr(xi * xi);
       lx += fr(w * xi) * l;
@@ -489,20 +496,14 @@ export function searchQ3(n: number, nmax: number, x: Float32Array, xo: number, L
   let sumlx = 0;
   let suml2 = 0;
   for (let i = 0; i < nn; i++) {
-    // as above; the passes need x, w and wx
+    // the passes need x, w and wx
     const xi = x[xo + i];
     q3XA[i] = xi;
     const w = fr(xi * xi);
     q3WA[i] = w;
     const wx = fr(w * xi);
     q3WxA[i] = wx;
-    const y = iscale * xi + 0.5;
-    let l = Math.floor(y);
-    const frac = y - l;
-    if (!(frac > 1.5e-5 && frac < 0.999985)) l = nearestIntOfProduct(iscale, xi);
-    l = l < top ? l : top;
-    l = l > bottom ? l : bottom;
-    l |= 0;
+    const l = q3FirstLevel(iscale, xi, top, bottom);
     q3LA[i] = l;
     sumlx = fr(sumlx + fr(wx * l));
     suml2 = fr(suml2 + fr(fr(w * l) * l));
