@@ -29,7 +29,7 @@ import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Llama } from "node-llama-cpp";
+import type { Llama, LlamaModel } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { convertHfFolder } from "../src/convert/convert.ts";
 import { readGgufHeader } from "../src/formats/gguf/reader.ts";
@@ -225,6 +225,25 @@ function expectSameRanking(logits: Float32Array, reference: Float32Array, bound:
   }
 }
 
+/**
+ * Each prompt's last-position logits from llama.cpp: finite, within `bound` (plus the reference's
+ * float32 noise) of the ggml-GELU reference, within that plus the GELU difference of torch's,
+ * and ranked as torch ranks them.
+ */
+async function expectReferenceLogits(model: LlamaModel, refDir: string, prompts: Prompt[], bound: number): Promise<void> {
+  for (const prompt of prompts) {
+    const torch = readF32(join(refDir, prompt.logits_file));
+    const ggmlGelu = readF32(join(refDir, prompt.ggml_gelu_logits_file));
+    const logits = await lastLogits(model, prompt.ids, torch.length);
+    expect(logits.every((x) => Number.isFinite(x)), `${prompt.name}: a logit for every token`).toBe(true);
+    const ggmlBound = bound + 2 * prompt.ggml_gelu_float32_noise;
+    const torchBound = ggmlBound + prompt.ggml_gelu_max_abs_diff;
+    expect(maxAbsDiff(logits, ggmlGelu), `${prompt.name} max |diff| vs the ggml-GELU reference`).toBeLessThanOrEqual(ggmlBound);
+    expect(maxAbsDiff(logits, torch), `${prompt.name} max |diff| vs torch`).toBeLessThanOrEqual(torchBound);
+    expectSameRanking(logits, torch, torchBound, prompt.name);
+  }
+}
+
 for (const fixture of FIXTURE_LIST) {
   const hfDir = join(FIXTURES, fixture.name);
   const refDir = join(hfDir, "reference");
@@ -276,17 +295,7 @@ for (const fixture of FIXTURE_LIST) {
         await convertHfFolder(hfDir, { mixture, output: out, threads: 1 });
         const model = await llama.loadModel({ modelPath: out, gpuLayers: 0 });
         try {
-          for (const prompt of reference.prompts) {
-            const torch = readF32(join(refDir, prompt.logits_file));
-            const ggmlGelu = readF32(join(refDir, prompt.ggml_gelu_logits_file));
-            const logits = await lastLogits(model, prompt.ids, torch.length);
-            expect(logits.every((x) => Number.isFinite(x)), `${prompt.name}: a logit for every token`).toBe(true);
-            const ggmlBound = bound + 2 * prompt.ggml_gelu_float32_noise;
-            const torchBound = ggmlBound + prompt.ggml_gelu_max_abs_diff;
-            expect(maxAbsDiff(logits, ggmlGelu), `${prompt.name} max |diff| vs the ggml-GELU reference`).toBeLessThanOrEqual(ggmlBound);
-            expect(maxAbsDiff(logits, torch), `${prompt.name} max |diff| vs torch`).toBeLessThanOrEqual(torchBound);
-            expectSameRanking(logits, torch, torchBound, prompt.name);
-          }
+          await expectReferenceLogits(model, refDir, reference.prompts, bound);
         } finally {
           await model.dispose();
           rmSync(out);
@@ -349,14 +358,7 @@ describe("gemma3-tiny with Gemma 3 4B's linear rope scaling", () => {
       expect(scalar(header.metadata.get("gemma3.rope.scaling.factor"))).toBe(8);
       const model = await llama.loadModel({ modelPath: out, gpuLayers: 0 });
       try {
-        for (const prompt of variant.prompts) {
-          const torch = readF32(join(refDir, prompt.logits_file));
-          const logits = await lastLogits(model, prompt.ids, torch.length);
-          const ggmlBound = bound + 2 * prompt.ggml_gelu_float32_noise;
-          expect(maxAbsDiff(logits, readF32(join(refDir, prompt.ggml_gelu_logits_file))), `${prompt.name} vs the ggml-GELU reference`).toBeLessThanOrEqual(ggmlBound);
-          expect(maxAbsDiff(logits, torch), `${prompt.name} vs torch`).toBeLessThanOrEqual(ggmlBound + prompt.ggml_gelu_max_abs_diff);
-          expectSameRanking(logits, torch, ggmlBound + prompt.ggml_gelu_max_abs_diff, prompt.name);
-        }
+        await expectReferenceLogits(model, refDir, variant.prompts, bound);
       } finally {
         await model.dispose();
         rmSync(out);
