@@ -53,19 +53,28 @@ function readFp16(src: Uint8Array, o: number): number {
 }
 
 /**
- * C's nearest_int(fr(x / d)) for float32 x and d, given inv = 1 / d (float64): the requantization
- * loops multiply instead of dividing per value. x * inv is within 2^-52 |q| of the quotient q,
- * and C's fr(q) (a float64 quotient rounded to float32: the double rounding is innocuous for
- * division) within 2^-24 |q|, under 4e-6 in all while |q| < 64. So when y = x * inv + 0.5 is more
- * than 1.5e-5 from an integer, fr(q) is no tie and rounds to floor(y); otherwise (NaN and
- * infinities too) it is computed as C does.
+ * The requantization of a group with its final, fp16-rounded scale dj (and, for Q2_K/Q4_K/Q5_K,
+ * min dm): L[lo + i] = clamp(nearest_int(fr(fr(x[xo + i] + dm) / dj)), lmin, lmax) - lmin for
+ * i < n (dm = 0 leaves every float32 x as it is, but for -0, whose level is 0 either way).
+ *
+ * It multiplies instead of dividing per value: with inv = 1 / dj (float64), x * inv is within
+ * 2^-52 |q| of the quotient q, and C's fr(q) (a float64 quotient rounded to float32: the double
+ * rounding is innocuous for division) within 2^-24 |q|, under 4e-6 in all while |q| < 64. So
+ * when y = x * inv + 0.5 is more than 1.5e-5 from an integer, fr(q) is no tie and rounds to
+ * floor(y); otherwise (NaN and infinities too) it is computed as C does. The test is written in
+ * the loop, not in a per-value helper: V8 inlines a small function into the big block functions
+ * only while its inlining budget lasts, and an out-of-line call boxes its double arguments.
  */
-function nearestIntOfQuotient(x: number, inv: number, d: number): number {
-  const y = x * inv + 0.5;
-  const f = Math.floor(y);
-  const frac = y - f;
-  if (frac > 1.5e-5 && frac < 0.999985 && y < 64 && y > -64) return f | 0;
-  return nearestInt(fr(x / d)) | 0;
+function requantizeGroup(x: Float32Array, xo: number, n: number, dj: number, dm: number, lmin: number, lmax: number, L: Uint8Array, lo: number): void {
+  const inv = 1 / dj;
+  for (let i = 0; i < n; i++) {
+    const v = fr(x[xo + i] + dm);
+    const y = v * inv + 0.5;
+    const f = Math.floor(y);
+    const frac = y - f;
+    const l = frac > 1.5e-5 && frac < 0.999985 && y < 64 && y > -64 ? f | 0 : nearestInt(fr(v / dj)) | 0;
+    L[lo + i] = (l < lmin ? lmin : l > lmax ? lmax : l) - lmin;
+  }
 }
 
 /** Packs 2-bit levels L[0..256) as Q2_K/Q3_K `qs` (4 levels 32 apart per byte) at dst[o]. */
@@ -120,12 +129,7 @@ export function quantizeRowsQ2K(src: Float32Array, dst: Uint8Array): void {
       const sc = dst[o + j];
       const dj = fr(d * (sc & 15));
       if (dj === 0) continue; // keeps the search's levels
-      const dm = fr(dmin * (sc >> 4));
-      const inv = 1 / dj;
-      for (let i = 16 * j; i < 16 * j + 16; i++) {
-        const l = nearestIntOfQuotient(fr(src[xb + i] + dm), inv, dj);
-        lA[i] = l < 0 ? 0 : l > 3 ? 3 : l;
-      }
+      requantizeGroup(src, xb + 16 * j, 16, dj, fr(dmin * (sc >> 4)), 0, 3, lA, 16 * j);
     }
     pack2Bit(dst, o + 16);
   }
@@ -232,12 +236,7 @@ export function quantizeRowsQ3K(src: Float32Array, dst: Uint8Array): void {
     }
     for (let j = 0; j < 16; j++) {
       const dj = fr(d * scale6A[j]);
-      if (dj === 0) continue;
-      const inv = 1 / dj;
-      for (let i = 16 * j; i < 16 * j + 16; i++) {
-        const l = nearestIntOfQuotient(src[xb + i], inv, dj);
-        lA[i] = (l < -4 ? -4 : l > 3 ? 3 : l) + 4;
-      }
+      if (dj !== 0) requantizeGroup(src, xb + 16 * j, 16, dj, 0, -4, 3, lA, 16 * j);
     }
     // Element e: its high bit goes to bit e/32 of hmask[e%32] (levels are 0..7, so bit 2 is
     // "> 3"), its low 2 bits to qs as pack2Bit lays them out (4 levels 32 apart per byte).
@@ -335,12 +334,7 @@ function quantizeBlockQ45K(dst: Uint8Array, o: number, nmax: number, rmin: numbe
   for (let j = 0; j < 8; j++) {
     const dj = fr(d * scaleK4(dst, q, j));
     if (dj === 0) continue;
-    const dm = fr(dmin * minK4(dst, q, j));
-    const inv = 1 / dj;
-    for (let i = 32 * j; i < 32 * j + 32; i++) {
-      const l = nearestIntOfQuotient(fr(xA[i] + dm), inv, dj);
-      lA[i] = l < 0 ? 0 : l > nmax ? nmax : l;
-    }
+    requantizeGroup(xA, 32 * j, 32, dj, fr(dmin * minK4(dst, q, j)), 0, nmax, lA, 32 * j);
   }
 }
 
@@ -448,12 +442,7 @@ export function quantizeRowsQ6K(src: Float32Array, dst: Uint8Array): void {
     }
     for (let j = 0; j < 16; j++) {
       const dj = fr(d * ((dst[o + 192 + j] << 24) >> 24));
-      if (dj === 0) continue;
-      const inv = 1 / dj;
-      for (let i = 16 * j; i < 16 * j + 16; i++) {
-        const l = nearestIntOfQuotient(src[xb + i], inv, dj);
-        lA[i] = (l < -32 ? -32 : l > 31 ? 31 : l) + 32;
-      }
+      if (dj !== 0) requantizeGroup(src, xb + 16 * j, 16, dj, 0, -32, 31, lA, 16 * j);
     }
     for (let j = 0; j < QK_K; j += 128) {
       const ql = o + j / 2;
