@@ -44,6 +44,7 @@ const DX = new Float64Array(MAX_N); // C's fr(x - min), for the current min (fil
 const GROW_AT = new Float64Array(MAX_N); // the product iscale * (x - min) from which a level could grow (see stepLevels)
 const CUR = new Uint8Array(256); // the current trial's levels
 const BEST = new Uint8Array(256); // the best candidate's levels
+const HIT = new Int32Array(MAX_N + 1); // stepLevels: the values it re-evaluates
 
 // State of the current call, shared by the helpers below. Numbers live in a Float64Array, not
 // in module-level `let`s: V8 boxes every double stored to a module variable (an allocation per
@@ -75,7 +76,7 @@ const C_MIN = 22;
 const C_MIN_R = 23;
 const LO = 24; // candidateBounds: bounds on a candidate's float32 error
 const HI = 25;
-const MAX_ABS_DX = 26; // largest |x - min|, for the current min
+const MAX_ABS_DX = 26; // a bound on |x - min| for the current min (setMin)
 const CUR_ISCALE = 27; // iscale of the levels in CUR, with the current min (0: none)
 const TRIAL_ISCALE = 29; // the iscale allLevels and stepLevels work with (a double argument would be boxed)
 const GUESS_ISCALE = 28; // the initial guess's iscale, for firstLevels
@@ -112,6 +113,9 @@ function setMin(min: number): void {
   st[MIN] = min;
   st[RANGE] = fr(st[MAX] - min);
   st[CUR_ISCALE] = 0; // levels computed with another min say nothing about this one's: allLevels next
+  // |fr(x - min)| <= (|x| + |min|)(1 + 2^-24); X_MAX is infinite when a value or weight is NaN or
+  // infinite, and a range <= 0 (or NaN) must not step either: then every trial computes all levels
+  st[MAX_ABS_DX] = st[RANGE] > 0 ? (st[X_MAX] + Math.abs(min)) * 1.0000001 : Infinity;
 }
 
 /** C's level of a value with x - min = d: clamp(nearest_int(fr(iscale * d)), 0, nmax). */
@@ -144,12 +148,9 @@ function allLevels(): boolean {
   const min = st[MIN];
   let changed = 0;
   let l1 = 0, l2 = 0, xl = 0, axl = 0;
-  let maxAbs = 0;
   for (let i = 0; i < n; i++) {
     const d = fr(xsA[i] - min);
     dxA[i] = d;
-    const a = Math.abs(d);
-    maxAbs = a > maxAbs ? a : maxAbs;
     const q = level(is, d, nmax);
     changed |= q ^ curA[i];
     curA[i] = q;
@@ -165,7 +166,6 @@ function allLevels(): boolean {
   st[SXL] = xl;
   st[SAXL] = axl;
   st[CUR_ISCALE] = is;
-  st[MAX_ABS_DX] = maxAbs === maxAbs && st[RANGE] > 0 ? maxAbs : Infinity; // NaN or range <= 0: never step
   return changed !== 0;
 }
 
@@ -191,12 +191,9 @@ function firstLevels(): void {
   const min = st[MIN];
   let g1 = 0, g2 = 0, gxl = 0, gaxl = 0;
   let l1 = 0, l2 = 0, xl = 0, axl = 0;
-  let maxAbs = 0;
   for (let i = 0; i < n; i++) {
     const d = fr(xsA[i] - min);
     dxA[i] = d;
-    const a = Math.abs(d);
-    maxAbs = a > maxAbs ? a : maxAbs;
     const x = xsA[i];
     const ax = axA[i];
     const w = wsA[i];
@@ -225,7 +222,6 @@ function firstLevels(): void {
   st[C_MIN] = xl;
   st[C_MIN_R] = axl;
   st[CUR_ISCALE] = is;
-  st[MAX_ABS_DX] = maxAbs === maxAbs && st[RANGE] > 0 ? maxAbs : Infinity; // NaN or range <= 0: never step
 }
 
 /**
@@ -247,29 +243,37 @@ function stepLevels(): boolean {
   const dxA = DX;
   const growA = GROW_AT;
   const curA = CUR;
+  const hitA = HIT;
   const is = st[TRIAL_ISCALE];
   if (!(is >= st[CUR_ISCALE] && st[CUR_ISCALE] > 0 && is * st[MAX_ABS_DX] < 4e6)) return allLevels();
   st[CUR_ISCALE] = is;
   const reach = is * 1.0000011; // reach * d >= GROW_AT: is * d > GROW_AT * (1 - 1.1e-6)
   const n = kN | 0;
+  // First the values at or past their threshold, without a branch (which would mispredict on
+  // every hit), then their levels.
+  let hits = 0;
+  for (let i = 0; i < n; i++) {
+    hitA[hits] = i;
+    hits += +(reach * dxA[i] >= growA[i]);
+  }
+  if (hits === 0) return false;
   const nmax = st[NMAX] | 0;
   let changed = 0;
   let l1 = st[SL], l2 = st[SL2], xl = st[SXL], axl = st[SAXL];
-  for (let i = 0; i < n; i++) {
+  for (let h = 0; h < hits; h++) {
+    const i = hitA[h];
     const d = dxA[i];
-    if (reach * d >= growA[i]) {
-      const q = level(is, d, nmax);
-      growA[i] = growAt(q, nmax);
-      const old = curA[i];
-      if (q !== old) {
-        changed = 1;
-        curA[i] = q;
-        const w = wsA[i];
-        l1 += w * (q - old);
-        l2 += w * (q * q - old * old);
-        xl += w * (q - old) * xsA[i];
-        axl += w * (q - old) * axA[i];
-      }
+    const q = level(is, d, nmax);
+    growA[i] = growAt(q, nmax);
+    const old = curA[i];
+    if (q !== old) {
+      changed = 1;
+      curA[i] = q;
+      const w = wsA[i];
+      l1 += w * (q - old);
+      l2 += w * (q * q - old * old);
+      xl += w * (q - old) * xsA[i];
+      axl += w * (q - old) * axA[i];
     }
   }
   st[SL] = l1;
