@@ -58,7 +58,7 @@ const W = 4; // float64 sums over the sub-block: w, w*x, w*x*x, w*|x|
 const WX = 5;
 const WXX = 6;
 const WAX = 7;
-const W_MAX = 8; // largest weight and |x|
+const W_MAX = 8; // bounds on the largest weight and |x|
 const X_MAX = 9;
 const RANGE = 10; // fr(max - min) for the current min
 const MIN = 11; // C's `min`: the best candidate's (initially the data's)
@@ -619,7 +619,7 @@ export function makeQkx2Quants(
   let max = min;
   let sumW = weights[0];
   let sumX = fr(sumW * min);
-  let w64 = 0, wx64 = 0, wxx64 = 0, wax64 = 0, wMax = 0, axMax = 0;
+  let w64 = 0, wx64 = 0, wxx64 = 0, wax64 = 0;
   for (let i = 0; i < n; i++) {
     const xi = x[xo + i];
     const w = weights[i];
@@ -637,9 +637,13 @@ export function makeQkx2Quants(
     wx64 += w * xi;
     wxx64 += w * xi * xi;
     wax64 += w * ax;
-    if (w > wMax) wMax = w;
-    if (ax > axMax) axMax = ax;
   }
+  // Bounds for the magnitude checks, without a running maximum (a branch that mispredicts): the
+  // largest |x| is max or -min (no NaN: with one, wx64 is NaN), and no weight exceeds their sum
+  // (weights >= 0). A NaN among the values or weights (it makes these sums NaN) or an infinity
+  // gives infinite bounds everywhere, so every comparison is made exactly.
+  st[W_MAX] = w64 === w64 ? w64 : Infinity;
+  st[X_MAX] = wx64 === wx64 ? Math.max(max, -min) : Infinity;
   if (min > 0) min = 0;
   if (max === min) {
     L.fill(0, lo, lo + n);
@@ -656,10 +660,6 @@ export function makeQkx2Quants(
   st[WX] = wx64;
   st[WXX] = wxx64;
   st[WAX] = wax64;
-  // A NaN among the values or weights (it makes these sums NaN) or an infinity gives infinite
-  // bounds everywhere, so every comparison is made exactly.
-  st[W_MAX] = w64 === w64 ? wMax : Infinity;
-  st[X_MAX] = wx64 === wx64 ? axMax : Infinity;
   st[SQRT_W] = Math.sqrt(w64);
   // rejectsSurely's range: C's float32 sums and their products stay below 31^2 * 1e24, far from
   // overflow, for any levels (NaN fails these comparisons).
