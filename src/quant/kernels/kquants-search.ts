@@ -14,7 +14,7 @@
  * equal the previous trial's is skipped (same sums: adopting it again would change nothing, and
  * a rejected one stays rejected, since best only changes on adoption).
  */
-import { GROUP_MAX_EPS, nearestInt } from "./common.ts";
+import { GROUP_MAX_EPS, maxInt, minInt, nearestInt } from "./common.ts";
 
 const fr = Math.fround;
 /** C's `0.1f` */
@@ -413,12 +413,10 @@ export const Q3_SCALE_REL = 36 * U;
  */
 function q3FirstLevel(iscale: number, xi: number, top: number, bottom: number): number {
   const y = iscale * xi + 0.5;
-  let l = Math.floor(y);
-  const frac = y - l;
-  if (!(frac > 1.5e-5 && frac < 0.999985)) l = nearestIntOfProduct(iscale, xi);
-  l = l < top ? l : top;
-  l = l > bottom ? l : bottom;
-  return l | 0;
+  const f = Math.floor(y);
+  const frac = y - f;
+  const l = frac > 1.5e-5 && frac < 0.999985 ? f | 0 : nearestIntOfProduct(iscale, xi);
+  return maxInt(minInt(l, top), bottom);
 }
 
 /**
