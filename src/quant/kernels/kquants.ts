@@ -172,6 +172,7 @@ export function quantizeRowsQ3K(src: Float32Array, dst: Uint8Array): void {
   const q3ScaleA = Q3_SCALE;
   const q3ExactA = Q3_EXACT;
   const scale6A = SCALE6;
+  const srcBits = new Int32Array(src.buffer, src.byteOffset, src.length); // for searchQ3's max
   const up = 1 + Q3_SCALE_REL;
   const down = 1 - Q3_SCALE_REL;
   const nb = src.length / QK_K;
@@ -185,7 +186,7 @@ export function quantizeRowsQ3K(src: Float32Array, dst: Uint8Array): void {
     // scales (NaN is never taken, as in C).
     let maxLo = 0;
     for (let j = 0; j < 16; j++) {
-      searchQ3(16, 4, src, xb + 16 * j, lA, 16 * j, q3ScaleA, q3ExactA, j);
+      searchQ3(16, 4, src, srcBits, xb + 16 * j, lA, 16 * j, q3ScaleA, q3ExactA, j);
       const a = Math.abs(q3ScaleA[j]);
       const lo = q3ExactA[j] === 1 ? a : a * down;
       if (lo > maxLo) maxLo = lo;
