@@ -68,7 +68,7 @@ function readFp16(src: Uint8Array, o: number): number {
 function requantizeGroup(x: Float32Array, xo: number, n: number, dj: number, dm: number, lmin: number, lmax: number, L: Uint8Array, lo: number): void {
   const inv = 1 / dj;
   for (let i = 0; i < n; i++) {
-    const v = fr(x[xo + i] + dm);
+    const v = dm === 0 ? x[xo + i] : fr(x[xo + i] + dm); // (see above for dm = 0)
     const y = v * inv + 0.5;
     const f = Math.floor(y);
     const frac = y - f;
