@@ -191,10 +191,7 @@ class PiscinaQuantPool implements QuantPool {
       maxThreads: this.threads,
       // keep the threads between tensors; idle piscina workers do not keep the process alive
       idleTimeout: 60_000,
-      // a worker's next chunk waits in its own message queue, not in piscina's: otherwise the
-      // worker idles for a round trip through the main thread after every chunk, which cost the
-      // fast kernels (F16, legacy types; 1-3 ms a chunk) 5-20% of the threads' time here
-      concurrentTasksPerWorker: 2,
+      concurrentTasksPerWorker: 1,
     });
     // A worker that fails outside a task (e.g. it cannot start) rejects the queued tasks, which
     // is how we report it; piscina also emits 'error', which would crash the process unheard.
