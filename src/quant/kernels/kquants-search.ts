@@ -420,11 +420,12 @@ function q3FirstLevel(iscale: number, xi: number, top: number, bottom: number): 
 }
 
 /**
- * make_q3_quants(n, nmax, x + xo, L + lo, do_rmse = true), the Q3_K search (n <= 16, nmax < 64),
- * with bits the same values as Int32Array (x's buffer, offset and length): writes n levels 0..2*nmax-1 to L from lo (all 0 for an all-zero group), C's exact levels
- * always. The scale goes to scales[j]: C's float32 scale when exact[j] is 1, else (exact[j] 0) a
- * float64 value s such that C's scale lies within Q3_SCALE_REL |s| of s, with 1e-37 < |s| < 1e37
- * (q3ExactScale computes C's then; quantize_row_q3_K_ref needs it only for a few sub-blocks).
+ * make_q3_quants(n, nmax, x + xo, L + lo, do_rmse = true), the Q3_K search (n <= 16, nmax < 64;
+ * bits: x's values as Int32Array): writes n levels 0..2*nmax-1 to L from lo (all 0 for an
+ * all-zero group), C's exact levels always. The scale goes to scales[j]: C's float32 scale when
+ * exact[j] is 1, else (exact[j] 0) a float64 value s such that C's scale lies within
+ * Q3_SCALE_REL |s| of s, with 1e-37 < |s| < 1e37 (q3ExactScale computes C's then;
+ * quantize_row_q3_K_ref needs it only for a few sub-blocks).
  *
  * When max > 0, C's passes change nothing (below), and C's scale is fr(sumlx / suml2) of its
  * float32 running sums of the first levels, whose terms t_i = fr(wx * l_i) are all <= 0 (see
