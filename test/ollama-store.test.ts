@@ -8,7 +8,7 @@ import { blobPath, writeBlobBytes } from "../src/ollama/blobs.ts";
 import { readManifest, writeManifest } from "../src/ollama/manifest.ts";
 import { parseModelName } from "../src/ollama/names.ts";
 import { copyModel, executePrune, planPrune, removeModel, verifyStore } from "../src/ollama/store-maintain.ts";
-import { STORE_TEMP_DIR_NAME, withStoreLock } from "../src/ollama/store-fs.ts";
+import { STORE_LOCK_NAME, STORE_TEMP_DIR_NAME, withStoreLock } from "../src/ollama/store-fs.ts";
 import { runCli } from "./helpers/cli.ts";
 import { installTestModel, snapshotFiles } from "./helpers/ollama-store-builder.ts";
 
@@ -192,6 +192,35 @@ describe("the store lock", () => {
     );
     expect(existsSync(manifestFile("registry.ollama.ai", "library", "x"))).toBe(false);
     expect(readdirSync(join(dir, STORE_TEMP_DIR_NAME))).toEqual([]);
+  });
+
+  it("exists only with its holder's pid in it, and is gone (with its temp file) once released", async () => {
+    const tempDir = join(dir, STORE_TEMP_DIR_NAME);
+    await withStoreLock(dir, async () => {
+      expect(readFileSync(join(tempDir, STORE_LOCK_NAME), "utf8")).toBe(`${process.pid}\n`);
+      expect(readdirSync(tempDir)).toEqual([STORE_LOCK_NAME]);
+    });
+    expect(readdirSync(tempDir)).toEqual([]);
+  });
+
+  it("takes a lock left without a pid once it is older than writing one takes, and a dead process's at once", async () => {
+    const tempDir = join(dir, STORE_TEMP_DIR_NAME);
+    mkdirSync(tempDir, { recursive: true });
+    const lock = join(tempDir, STORE_LOCK_NAME);
+    // a writer killed between creating the lock and writing its pid (filesystems without hard links)
+    writeFileSync(lock, "");
+    const past = new Date(Date.now() - 3000);
+    utimesSync(lock, past, past);
+    let started = performance.now();
+    await withStoreLock(dir, async () => expect(readFileSync(lock, "utf8")).toBe(`${process.pid}\n`));
+    expect(performance.now() - started).toBeLessThan(1000);
+    // a holder that died: its pid names no process
+    const dead = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" });
+    writeFileSync(lock, `${dead.stdout}\n`);
+    started = performance.now();
+    await withStoreLock(dir, async () => undefined);
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(readdirSync(tempDir)).toEqual([]);
   });
 });
 

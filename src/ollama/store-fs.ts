@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { AsyncLocalStorage } from "node:async_hooks";
 import { chmodSync, chownSync, rmSync, statSync, unlinkSync } from "node:fs";
-import { chown, mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
+import { chown, link, mkdir, open, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
 import { ToolError } from "../formats/errors.ts";
 
@@ -214,32 +214,65 @@ export function isProcessAlive(pid: number): boolean {
 export const STORE_LOCK_NAME = "store.lock";
 /** A lock older than this belongs to a holder that died (critical sections take milliseconds). */
 const STALE_LOCK_MS = 10 * 60_000;
+/**
+ * A lock without a pid older than this is stale: it can only come from a filesystem without hard
+ * links, where the lock is created first and its pid written a moment later (see createLock).
+ */
+const EMPTY_LOCK_MS = 2_000;
+/** link() errors of filesystems without hard links (FAT, exFAT, some network shares). */
+const NO_HARD_LINKS = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS", "EXDEV"]);
 /** How long to wait for another process's lock before giving up. */
 const LOCK_WAIT_MS = 120_000;
 
 /** Lock files held by the current async call chain (the lock is re-entrant within one chain). */
 const heldLocks = new AsyncLocalStorage<ReadonlySet<string>>();
 
-async function acquireLock(modelsDir: string, lockPath: string): Promise<void> {
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  for (;;) {
+/**
+ * Creates the lock file holding this process's pid, or returns false when it exists. The pid is
+ * written to a temp file first, which is then hard-linked to the lock's name (link fails if that
+ * exists): the lock never exists without its pid, so a holder killed at any moment leaves either
+ * no lock or one naming a dead process. Without hard links the lock is created exclusively and
+ * the pid written into it, so a kill in between leaves it empty (stale after EMPTY_LOCK_MS).
+ */
+async function createLock(lockPath: string): Promise<boolean> {
+  const temp = trackedTempPath(dirname(lockPath), ".lock");
+  try {
+    await writeFile(temp, `${process.pid}\n`, { flag: "wx", mode: STORE_FILE_MODE });
     try {
-      const fh = await open(lockPath, "wx", 0o644);
-      installCleanup();
+      await link(temp, lockPath);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? "";
+      if (code === "EEXIST") return false;
+      if (!NO_HARD_LINKS.has(code)) throw err;
+      const fh = await open(lockPath, "wx", STORE_FILE_MODE).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === "EEXIST") return undefined;
+        throw e;
+      });
+      if (!fh) return false;
       liveTempFiles.add(lockPath);
       try {
         await fh.writeFile(`${process.pid}\n`);
       } finally {
         await fh.close();
       }
-      return;
+      return true;
+    }
+    liveTempFiles.add(lockPath);
+    return true;
+  } finally {
+    discardTempPath(temp);
+  }
+}
+
+async function acquireLock(modelsDir: string, lockPath: string): Promise<void> {
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      if (await createLock(lockPath)) return;
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === "ENOENT") {
-        await storeTempDir(modelsDir);
-        continue;
-      }
-      if (code !== "EEXIST") throw storeFsError(err, lockPath, "lock the store");
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw storeFsError(err, lockPath, "lock the store");
+      await storeTempDir(modelsDir); // the private folder was removed: create it again
+      continue;
     }
     let holder = Number.NaN;
     let age = 0;
@@ -249,8 +282,9 @@ async function acquireLock(modelsDir: string, lockPath: string): Promise<void> {
     } catch {
       continue; // released meanwhile
     }
-    // an empty file is a lock being written (pid not in it yet); a dead pid or a very old lock is stale
-    if ((Number.isInteger(holder) && !isProcessAlive(holder)) || age > STALE_LOCK_MS) {
+    // a dead pid, a very old lock, or one without a pid for longer than it takes to write one is stale
+    const stale = Number.isInteger(holder) ? !isProcessAlive(holder) : age > EMPTY_LOCK_MS;
+    if (stale || age > STALE_LOCK_MS) {
       await unlink(lockPath).catch(() => undefined);
       continue;
     }
@@ -266,7 +300,8 @@ async function acquireLock(modelsDir: string, lockPath: string): Promise<void> {
  * gguf-tool processes (and concurrent calls in one process) take turns. It guards the short steps
  * where blobs and manifests must agree: writing a manifest after checking its blobs, and deleting
  * unreferenced blobs after reading the manifests. Re-entrant within one call chain. A holder killed
- * with `kill -9` leaves a lock that the next process sees as stale (dead pid) and removes.
+ * with `kill -9` leaves a lock that the next process sees as stale (dead pid) and removes: the lock
+ * appears with the pid already in it (createLock).
  */
 export async function withStoreLock<T>(modelsDir: string, fn: () => Promise<T>): Promise<T> {
   const lockPath = join(await storeTempDir(modelsDir), STORE_LOCK_NAME);
