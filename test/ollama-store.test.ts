@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { blobPath, writeBlobBytes } from "../src/ollama/blobs.ts";
-import { readManifest, writeManifest } from "../src/ollama/manifest.ts";
+import { readManifest, writeManifest, writeManifests } from "../src/ollama/manifest.ts";
 import { parseModelName } from "../src/ollama/names.ts";
 import { copyModel, executePrune, planPrune, removeModel, verifyStore } from "../src/ollama/store-maintain.ts";
 import { STORE_LOCK_NAME, STORE_TEMP_DIR_NAME, withStoreLock } from "../src/ollama/store-fs.ts";
@@ -192,6 +192,20 @@ describe("the store lock", () => {
     );
     expect(existsSync(manifestFile("registry.ollama.ai", "library", "x"))).toBe(false);
     expect(readdirSync(join(dir, STORE_TEMP_DIR_NAME))).toEqual([]);
+  });
+
+  it("writes several manifests together, and none when one names a missing blob", async () => {
+    const yBytes = await installTestModel(dir, "y", { system: "only-y" });
+    const zBytes = await installTestModel(dir, "z", { system: "only-z" });
+    await removeModel(dir, parseModelName("y")); // y's own blobs are gone now
+    await expect(writeManifests(dir, [{ name: parseModelName("z2"), bytes: zBytes }, { name: parseModelName("y2"), bytes: yBytes }])).rejects.toThrow(
+      /y2:latest: blob sha256:[0-9a-f]{64} is not in the store/,
+    );
+    expect(existsSync(manifestFile("registry.ollama.ai", "library", "z2"))).toBe(false);
+    expect(readdirSync(join(dir, STORE_TEMP_DIR_NAME)).filter((f) => f !== "store.lock")).toEqual([]);
+    const paths = await writeManifests(dir, [{ name: parseModelName("z2"), bytes: zBytes }, { name: parseModelName("z3"), bytes: zBytes }]);
+    expect(paths).toEqual([manifestFile("registry.ollama.ai", "library", "z2", "latest"), manifestFile("registry.ollama.ai", "library", "z3", "latest")]);
+    expect(readFileSync(paths[1])).toEqual(Buffer.from(zBytes));
   });
 
   it("exists only with its holder's pid in it, and is gone (with its temp file) once released", async () => {

@@ -22,7 +22,7 @@ import {
   parseManifest,
   readManifestFile,
   scanManifests,
-  writeManifest,
+  writeManifests,
 } from "./manifest.ts";
 import { displayName, type ModelName, modelNameFromParts } from "./names.ts";
 import { type OnStoreProgress, ProgressTracker } from "./progress.ts";
@@ -266,7 +266,8 @@ export async function importModels(modelsDir: string, from: string | TarSource, 
   }
 
   // now, under the store lock, the blobs the manifests need go into blobs/ (a few renames), the
-  // others are dropped, and the manifests are written, each atomically, after all their blobs
+  // others are dropped, and the manifests are written after all their blobs, together
+  // (writeManifests: all fsynced first, then renamed back to back)
   const needed = new Set(pending.flatMap((p) => manifestBlobs(p.manifest).map((l) => l.digest)));
   await withStoreLock(modelsDir, async () => {
     try {
@@ -288,11 +289,11 @@ export async function importModels(modelsDir: string, from: string | TarSource, 
     }
     // names taken by another process since the first check count as well
     await checkConflicts();
-    for (let i = 0; i < pending.length; i++) {
-      const t = targets[i];
-      if (t.status !== "unchanged") await writeManifest(modelsDir, t.dest, pending[i].bytes);
-      result.models.push({ name: displayName(t.dest), status: t.status });
-    }
+    await writeManifests(
+      modelsDir,
+      pending.flatMap((p, i) => (targets[i].status === "unchanged" ? [] : [{ name: targets[i].dest, bytes: p.bytes }])),
+    );
+    for (const t of targets) result.models.push({ name: displayName(t.dest), status: t.status });
   });
   // blobs of replaced models that nothing uses any more
   const leftovers = targets.flatMap((t) => (t.old ? manifestBlobs(t.old).map((l) => l.digest) : []));

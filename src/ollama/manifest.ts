@@ -17,7 +17,7 @@ import {
   modelNameFromParts,
   sameNameIgnoringCase,
 } from "./names.ts";
-import { commitStoreFile, discardTempPath, ensureStoreDir, storeFsError, storeTempPath, withStoreLock } from "./store-fs.ts";
+import { commitStoreFiles, discardTempPath, ensureStoreDir, storeFsError, storeTempPath, withStoreLock } from "./store-fs.ts";
 
 export const MANIFEST_MEDIA_TYPE = "application/vnd.docker.distribution.manifest.v2+json";
 
@@ -292,37 +292,52 @@ export async function nameForWriting(modelsDir: string, name: ModelName): Promis
  * this manifest pointing at a deleted blob: the write fails instead. Returns the manifest path.
  */
 export async function writeManifest(modelsDir: string, name: ModelName, bytes: Uint8Array): Promise<string> {
-  const target = manifestPath(modelsDir, name);
-  const manifest = parseManifest(bytes, displayName(name));
-  const temp = await storeTempPath(modelsDir, ".manifest");
+  const [target] = await writeManifests(modelsDir, [{ name, bytes }]);
+  return target;
+}
+
+/**
+ * writeManifest for several models at once (an import): every manifest is written and fsynced
+ * first, then, under the store lock, all their blobs are checked, and the renames follow back to
+ * back (commitStoreFiles), so the models appear together. Nothing is written if any blob is
+ * missing. Returns the manifest paths, in order.
+ */
+export async function writeManifests(modelsDir: string, entries: ReadonlyArray<{ name: ModelName; bytes: Uint8Array }>): Promise<string[]> {
+  const staged: Array<{ name: ModelName; manifest: Manifest; tempPath: string; target: string }> = [];
   try {
-    const fh = await open(temp, "wx", 0o644);
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch (err) {
-    discardTempPath(temp);
-    throw storeFsError(err, temp, "write a manifest");
-  }
-  try {
-    await withStoreLock(modelsDir, async () => {
-      for (const l of manifestBlobs(manifest)) {
-        let isFile = false;
+    for (const { name, bytes } of entries) {
+      const manifest = parseManifest(bytes, displayName(name));
+      const tempPath = await storeTempPath(modelsDir, ".manifest");
+      staged.push({ name, manifest, tempPath, target: manifestPath(modelsDir, name) });
+      try {
+        const fh = await open(tempPath, "wx", 0o644);
         try {
-          isFile = (await stat(blobPath(modelsDir, l.digest))).isFile();
-        } catch {
-          /* reported below */
+          await fh.writeFile(bytes);
+          await fh.sync();
+        } finally {
+          await fh.close();
         }
-        if (!isFile) throw new ToolError(displayName(name), `blob ${l.digest} is not in the store (removed by another process?); nothing was written`);
+      } catch (err) {
+        throw storeFsError(err, tempPath, "write a manifest");
       }
-      await ensureStoreDir(modelsDir, "manifests", name.host, name.namespace, name.model);
-      await commitStoreFile(modelsDir, temp, target);
+    }
+    await withStoreLock(modelsDir, async () => {
+      for (const { name, manifest } of staged) {
+        for (const l of manifestBlobs(manifest)) {
+          let isFile = false;
+          try {
+            isFile = (await stat(blobPath(modelsDir, l.digest))).isFile();
+          } catch {
+            /* reported below */
+          }
+          if (!isFile) throw new ToolError(displayName(name), `blob ${l.digest} is not in the store (removed by another process?); nothing was written`);
+        }
+      }
+      for (const { name } of staged) await ensureStoreDir(modelsDir, "manifests", name.host, name.namespace, name.model);
+      commitStoreFiles(modelsDir, staged);
     });
   } finally {
-    discardTempPath(temp); // a no-op once renamed into place
+    for (const { tempPath } of staged) discardTempPath(tempPath); // a no-op once renamed into place
   }
-  return target;
+  return staged.map((s) => s.target);
 }

@@ -6,8 +6,8 @@
  */
 import { randomBytes } from "node:crypto";
 import { AsyncLocalStorage } from "node:async_hooks";
-import { chmodSync, chownSync, rmSync, statSync, unlinkSync } from "node:fs";
-import { chown, link, mkdir, open, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
+import { chmodSync, chownSync, renameSync, rmSync, statSync, unlinkSync } from "node:fs";
+import { chown, link, mkdir, open, readFile, stat, unlink, writeFile } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
 import { ToolError } from "../formats/errors.ts";
 
@@ -186,15 +186,32 @@ export async function storeTempPath(modelsDir: string, suffix = ".tmp"): Promise
  * target is either absent or complete). The target's folder must exist.
  */
 export async function commitStoreFile(modelsDir: string, tempPath: string, target: string): Promise<void> {
+  commitStoreFiles(modelsDir, [{ tempPath, target }]);
+}
+
+/**
+ * commitStoreFile for several files: modes and owners first, then the renames back to back, with
+ * synchronous calls and nothing in between, so that a process killed during them leaves some of
+ * the targets new only within a window of a few system calls (several manifests of one import
+ * appear together). On an error, the files not renamed yet are removed.
+ */
+export function commitStoreFiles(modelsDir: string, files: ReadonlyArray<{ tempPath: string; target: string }>): void {
+  let at = files[0]?.target ?? modelsDir;
   try {
-    chmodSync(tempPath, STORE_FILE_MODE);
     const owner = storeOwner(modelsDir);
-    if (owner) chownSync(tempPath, owner.uid, owner.gid);
-    await rename(tempPath, target);
-    releaseTempPath(tempPath);
+    for (const f of files) {
+      at = f.target;
+      chmodSync(f.tempPath, STORE_FILE_MODE);
+      if (owner) chownSync(f.tempPath, owner.uid, owner.gid);
+    }
+    for (const f of files) {
+      at = f.target;
+      renameSync(f.tempPath, f.target);
+      releaseTempPath(f.tempPath);
+    }
   } catch (err) {
-    discardTempPath(tempPath);
-    throw storeFsError(err, target, "write into the store");
+    for (const f of files) discardTempPath(f.tempPath);
+    throw storeFsError(err, at, "write into the store");
   }
 }
 
