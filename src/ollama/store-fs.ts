@@ -190,10 +190,10 @@ export async function commitStoreFile(modelsDir: string, tempPath: string, targe
 }
 
 /**
- * commitStoreFile for several files: modes and owners first, then the renames back to back, with
- * synchronous calls and nothing in between, so that a process killed during them leaves some of
- * the targets new only within a window of a few system calls (several manifests of one import
- * appear together). On an error, the files not renamed yet are removed.
+ * commitStoreFile for several files (the manifests of one import): modes and owners first, then the
+ * renames back to back, synchronous, nothing in between. The targets change together: only a
+ * process killed within those few system calls leaves some of them new and some old. On an error,
+ * the files not renamed yet are removed.
  */
 export function commitStoreFiles(modelsDir: string, files: ReadonlyArray<{ tempPath: string; target: string }>): void {
   let at = files[0]?.target ?? modelsDir;
