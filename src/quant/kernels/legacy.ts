@@ -10,25 +10,11 @@
  *
  * `src`/`dst` may be views at any byteOffset; blocks are read and written byte by byte.
  */
-import { readFp16, storeFp16 } from "./common.ts";
+import { minInt, readFp16, storeFp16 } from "./common.ts";
 
 const QK = 32;
 const HALF = 16;
 const FLT_MAX = 3.4028234663852886e38;
-
-/**
- * C's MIN(15, q) / MIN(31, q) for an int8 q, without a branch: b + ((a - b) & sign-mask(a - b)).
- * A ternary here halved the speed of the quantize loops.
- */
-function min15(q: number): number {
-  const t = q - 15;
-  return 15 + (t & (t >> 31));
-}
-
-function min31(q: number): number {
-  const t = q - 31;
-  return 31 + (t & (t >> 31));
-}
 
 export function quantizeRowsQ8_0(src: Float32Array, dst: Uint8Array): void {
   const bits = new Int32Array(src.buffer, src.byteOffset, src.length);
@@ -81,8 +67,8 @@ export function quantizeRowsQ4_0(src: Float32Array, dst: Uint8Array): void {
     storeFp16(dst, yo, d);
     const qo = yo + 2;
     for (let j = 0; j < HALF; j++) {
-      const q0 = min15((Math.fround(Math.fround(src[xo + j] * id) + 8.5) << 24) >> 24);
-      const q1 = min15((Math.fround(Math.fround(src[xo + HALF + j] * id) + 8.5) << 24) >> 24);
+      const q0 = minInt((Math.fround(Math.fround(src[xo + j] * id) + 8.5) << 24) >> 24, 15);
+      const q1 = minInt((Math.fround(Math.fround(src[xo + HALF + j] * id) + 8.5) << 24) >> 24, 15);
       dst[qo + j] = q0 | (q1 << 4); // the uint8 store keeps the low byte, as C's uint8_t fields do
     }
   }
@@ -117,8 +103,8 @@ export function quantizeRowsQ4_1(src: Float32Array, dst: Uint8Array): void {
     storeFp16(dst, yo + 2, min);
     const qo = yo + 4;
     for (let j = 0; j < HALF; j++) {
-      const q0 = min15((Math.fround(Math.fround(Math.fround(src[xo + j] - min) * id) + 0.5) << 24) >> 24);
-      const q1 = min15((Math.fround(Math.fround(Math.fround(src[xo + HALF + j] - min) * id) + 0.5) << 24) >> 24);
+      const q0 = minInt((Math.fround(Math.fround(Math.fround(src[xo + j] - min) * id) + 0.5) << 24) >> 24, 15);
+      const q1 = minInt((Math.fround(Math.fround(Math.fround(src[xo + HALF + j] - min) * id) + 0.5) << 24) >> 24, 15);
       dst[qo + j] = q0 | (q1 << 4);
     }
   }
@@ -168,8 +154,8 @@ export function quantizeRowsQ5_0(src: Float32Array, dst: Uint8Array): void {
     const qo = yo + 6;
     let qh = 0;
     for (let j = 0; j < HALF; j++) {
-      const q0 = min31((Math.fround(Math.fround(src[xo + j] * id) + 16.5) << 24) >> 24) & 0xff; // MIN, then the store into uint8_t
-      const q1 = min31((Math.fround(Math.fround(src[xo + HALF + j] * id) + 16.5) << 24) >> 24) & 0xff;
+      const q0 = minInt((Math.fround(Math.fround(src[xo + j] * id) + 16.5) << 24) >> 24, 31) & 0xff; // MIN, then the store into uint8_t
+      const q1 = minInt((Math.fround(Math.fround(src[xo + HALF + j] * id) + 16.5) << 24) >> 24, 31) & 0xff;
       dst[qo + j] = (q0 & 0x0f) | ((q1 & 0x0f) << 4);
       qh |= ((q0 & 0x10) >>> 4) << j;
       qh |= ((q1 & 0x10) >>> 4) << (j + HALF);
